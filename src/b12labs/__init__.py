@@ -1,0 +1,87 @@
+"""b12labs: typed, explainable interpretation of vitamin B12 status blood tests.
+
+>>> import b12labs
+>>> result = b12labs.interpret(b12="150 pmol/L", mma="0.52 umol/L", age=70)
+>>> result.status
+<Status.DEFICIENCY_LIKELY: 'deficiency_likely'>
+
+Decision support, not a diagnosis. See the README and docs/ for the rules and sources.
+"""
+
+from ._analytes import Analyte
+from ._exceptions import (
+    B12LabsError,
+    ImplausibleValueError,
+    IncompatibleUnitError,
+    InvalidProfileError,
+    InvalidValueError,
+    ProfileError,
+    UnitError,
+    UnknownProfileError,
+    UnknownUnitError,
+)
+from ._interpret import cb12, interpret, result_json_schema
+from ._models import (
+    CB12Band,
+    Category,
+    Censor,
+    CombinedB12,
+    Finding,
+    Interpretation,
+    InterpretationCode,
+    MarkerAssessment,
+    Measurement,
+    NextStep,
+    Panel,
+    PatientContext,
+    ReferenceInterval,
+    RiskFactor,
+    Sex,
+    Status,
+    Symptom,
+)
+from ._profile import Profile, Source, Threshold, get_profile, list_profiles, load_profile
+from ._units import accepted_units, convert
+from ._version import __version__
+
+__all__ = [
+    "Analyte",
+    "B12LabsError",
+    "CB12Band",
+    "Category",
+    "Censor",
+    "CombinedB12",
+    "Finding",
+    "ImplausibleValueError",
+    "IncompatibleUnitError",
+    "Interpretation",
+    "InterpretationCode",
+    "InvalidProfileError",
+    "InvalidValueError",
+    "MarkerAssessment",
+    "Measurement",
+    "NextStep",
+    "Panel",
+    "PatientContext",
+    "Profile",
+    "ProfileError",
+    "ReferenceInterval",
+    "RiskFactor",
+    "Sex",
+    "Source",
+    "Status",
+    "Symptom",
+    "Threshold",
+    "UnitError",
+    "UnknownProfileError",
+    "UnknownUnitError",
+    "__version__",
+    "accepted_units",
+    "cb12",
+    "convert",
+    "get_profile",
+    "interpret",
+    "list_profiles",
+    "load_profile",
+    "result_json_schema",
+]

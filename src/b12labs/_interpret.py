@@ -1,0 +1,270 @@
+"""Single-panel interpretation: units checked at the edge, plain floats inside."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from ._analytes import MARKERS, analyte_info
+from ._equations import cb12_value, egfr_ckd_epi_2021, equation_constants
+from ._exceptions import InvalidValueError
+from ._models import (
+    CB12Band,
+    Category,
+    Censor,
+    CombinedB12,
+    Interpretation,
+    InterpretationCode,
+    MarkerAssessment,
+    Measurement,
+    Panel,
+    PatientContext,
+    RiskFactor,
+    coerce_measurement,
+)
+from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
+from ._rules import CB, Tri, RuleState, catalog, decide, reduce_range
+from ._units import canonical_factor
+from ._version import __version__
+
+__all__ = ["cb12", "interpret", "result_json_schema"]
+
+#: HL7 v3 ObservationInterpretation code of each category (docs/codes.md).
+CATEGORY_CODES: dict[Category, InterpretationCode] = {
+    Category.LOW: InterpretationCode.LOW,
+    Category.INDETERMINATE: InterpretationCode.EQUIVOCAL,
+    Category.NORMAL: InterpretationCode.NORMAL,
+    Category.ABOVE_REFERENCE: InterpretationCode.HIGH,
+    Category.ELEVATED: InterpretationCode.HIGH,
+    Category.MARKEDLY_ELEVATED: InterpretationCode.CRITICAL_HIGH,
+    Category.MODERATE: InterpretationCode.HIGH,
+    Category.INTERMEDIATE: InterpretationCode.HIGH,
+    Category.SEVERE: InterpretationCode.CRITICAL_HIGH,
+    Category.UNCLASSIFIABLE: InterpretationCode.EQUIVOCAL,
+}
+#: Censored results are off scale: '<' or '>' whatever category their bound proves.
+CENSOR_CODES: dict[Censor, InterpretationCode] = {
+    Censor.LT: InterpretationCode.OFF_SCALE_LOW,
+    Censor.LE: InterpretationCode.OFF_SCALE_LOW,
+    Censor.GT: InterpretationCode.OFF_SCALE_HIGH,
+    Censor.GE: InterpretationCode.OFF_SCALE_HIGH,
+}
+_CB12_BANDS = tuple(CB12Band)
+
+
+def interpret(
+    panel: Panel | Mapping[str, Any] | None = None,
+    *,
+    profile: str | Profile = DEFAULT_PROFILE,
+    **kwargs: Any,
+) -> Interpretation:
+    """Interpret one patient's B12-status results.
+
+    Give a :class:`Panel` (or a mapping of its fields), or the fields as keywords::
+
+        interpret(b12="150 pmol/L", mma="0.52 umol/L", age=70)
+
+    Markers (``b12``, ``holotc``, ``mma``, ``hcy``, ``folate``) accept ``"150 pmol/L"``,
+    ``"<50 pg/mL"``, ``(150, "pmol/L")``, a pint Quantity or a :class:`Measurement`. Patient
+    keywords: ``age``, ``sex``, ``pregnant``, ``egfr``, ``creatinine``, ``symptoms``,
+    ``risk_factors``, ``recent_b12_treatment``, ``nitrous_oxide``.
+
+    ``profile`` is a shipped profile id (see :func:`list_profiles`) or a :class:`Profile`
+    from :func:`load_profile`. The result is decision support, not a diagnosis.
+
+    Raises:
+        UnitError: a unit that is unknown or not a concentration of the analyte.
+        InvalidValueError: a value that is not a usable number (ImplausibleValueError when
+            it lies outside the analyte's plausible range: check the unit).
+        UnknownProfileError: no shipped profile has that id.
+        TypeError: both a panel and keyword results were given.
+    """
+    if panel is None:
+        panel = Panel(**kwargs)
+    elif kwargs:
+        raise TypeError("interpret() takes a Panel or keyword results, not both")
+    elif not isinstance(panel, Panel):
+        if not isinstance(panel, Mapping):
+            raise TypeError(f"interpret() expects a Panel or a mapping, not {type(panel).__name__}")
+        panel = Panel(**panel)
+    return _interpret(panel, compiled(profile))
+
+
+def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
+    age = panel.age
+    markers: dict[Any, MarkerAssessment] = {}
+    levels: dict[str, int] = {}
+    exact: dict[str, float] = {}
+    mma_check_unit = False
+    for analyte in MARKERS:
+        measurement: Measurement | None = getattr(panel, analyte)
+        if measurement is None:
+            continue
+        value = measurement.value * canonical_factor(analyte, measurement.unit)
+        band = cp.mma_band(age) if analyte == "mma" else 0
+        cuts = cp.cuts_for(analyte, band)
+        censor = measurement.censor
+        lo, hi = cuts.range(value, censor)
+        level, category = reduce_range(analyte, lo, hi, cuts.categories)
+        levels[analyte] = level
+        if censor is None:
+            exact[analyte] = value
+        if analyte == "mma" and censor not in (Censor.LT, Censor.LE):
+            mma_check_unit = value > _check_unit_above()
+        markers[analyte] = MarkerAssessment(
+            analyte=analyte,
+            value=value,
+            unit=_canonical_unit(analyte),
+            censor=censor,
+            original_value=measurement.value,
+            original_unit=measurement.unit,
+            category=category,
+            interpretation_code=CENSOR_CODES[censor] if censor else CATEGORY_CODES[category],
+            reference_interval=cp.intervals[analyte, band],
+        )
+
+    egfr, egfr_source = _egfr(panel)
+    renal = Tri.UNKNOWN
+    if egfr is not None:
+        renal = Tri.YES if cp.renal.point(egfr) == 0 else Tri.NO
+    combined = _combined(exact, age, cp)
+    symptoms = panel.symptoms
+    risks = panel.risk_factors
+    nitrous = bool(panel.nitrous_oxide) or (risks is not None and RiskFactor.NITROUS_OXIDE in risks)
+    state = RuleState(
+        b12=levels.get("b12", 0),
+        holotc=levels.get("holotc", 0),
+        mma=levels.get("mma", 0),
+        mma_check_unit=mma_check_unit,
+        hcy=levels.get("hcy", 0),
+        folate=levels.get("folate", 0),
+        renal=renal,
+        pregnant=bool(panel.pregnant),
+        recent_treatment=bool(panel.recent_b12_treatment),
+        nitrous_oxide=nitrous,
+        symptoms=Tri.UNKNOWN if symptoms is None else (Tri.YES if symptoms else Tri.NO),
+        risk_factors=Tri.UNKNOWN if risks is None else (Tri.YES if risks else Tri.NO),
+        cb12=_CB12_LEVEL[combined.band],
+        below_guideline_age=(
+            cp.applies_from_age is not None and age is not None and age < cp.applies_from_age
+        ),
+    )
+    decision = decide(state)
+    texts = catalog()
+    profile = cp.profile
+    return Interpretation(
+        status=decision.status,
+        summary=texts.summaries[decision.status],
+        markers=markers,
+        findings=tuple(texts.findings[c] for c in decision.findings),
+        next_steps=tuple(texts.next_steps[c] for c in decision.next_steps),
+        cb12=combined,
+        patient=PatientContext(
+            age=age,
+            sex=panel.sex,
+            pregnant=panel.pregnant,
+            egfr=egfr,
+            egfr_source=egfr_source,
+            renal_impairment=None if renal == Tri.UNKNOWN else renal == Tri.YES,
+            symptoms=symptoms,
+            risk_factors=risks,
+            recent_b12_treatment=panel.recent_b12_treatment,
+            nitrous_oxide=panel.nitrous_oxide,
+        ),
+        profile_id=profile.id,
+        profile_version=profile.version,
+        library_version=__version__,
+    )
+
+
+_CB12_LEVEL: dict[CB12Band | None, int] = {None: CB.NONE} | {
+    band: CB.PROBABLE_DEFICIENCY + i for i, band in enumerate(CB12Band)
+}
+
+
+@functools.cache
+def _check_unit_above() -> float:
+    limit = analyte_info("mma").check_unit_above
+    return float("inf") if limit is None else limit
+
+
+@functools.cache
+def _canonical_unit(analyte: str) -> str:
+    return analyte_info(analyte).canonical_unit
+
+
+def _egfr(panel: Panel) -> tuple[float | None, Any]:
+    if panel.egfr is not None:
+        return panel.egfr, "given"
+    creatinine = panel.creatinine
+    if creatinine is None or creatinine.censor is not None or panel.age is None or panel.sex is None:
+        return None, None
+    if panel.age < equation_constants()["ckd_epi_2021"]["min_age"]:
+        return None, None
+    mg_dl = creatinine.value * canonical_factor("creatinine", creatinine.unit)
+    return egfr_ckd_epi_2021(mg_dl, panel.age, panel.sex), "ckd-epi-2021"
+
+
+_CB12_INPUTS = ("holotc", "b12", "mma", "hcy")
+
+
+def _combined(exact: dict[str, float], age: float | None, cp: CompiledProfile) -> CombinedB12:
+    missing = [a for a in _CB12_INPUTS if a not in exact]
+    if age is None:
+        missing.append("age")
+    if missing:
+        return CombinedB12(reason=_cb12_reason(tuple(missing)))
+    value = cb12_value(exact["holotc"], exact["b12"], exact["mma"], exact["hcy"], age)  # type: ignore[arg-type]
+    return CombinedB12(value=value, band=_CB12_BANDS[cp.cb12.point(value)])
+
+
+@functools.cache
+def _cb12_reason(missing: tuple[str, ...]) -> str:
+    return (
+        "cB12 needs exact (uncensored) holoTC, total B12, MMA and homocysteine, and age; "
+        f"missing or censored: {', '.join(missing)}"
+    )
+
+
+def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
+    """The combined indicator of B12 status (Fedosov): log10[(holoTC·B12)/(MMA·Hcy)] - age factor.
+
+    Results may be given with units (``"45 pmol/L"``, ``(0.3, "umol/L")``, a Measurement or
+    pint Quantity) or as plain numbers in the equation's units: pmol/L for holoTC and B12,
+    umol/L for MMA and Hcy. ``age`` is in years. The age-factor constants are widely
+    reproduced but were not confirmed in the source (docs/sources.md).
+
+    Raises:
+        InvalidValueError: a censored or unusable value.
+        UnitError: a unit that is not a concentration of the analyte.
+    """
+    values: dict[str, float] = {}
+    for analyte, given in (("holotc", holotc), ("b12", b12), ("mma", mma), ("hcy", hcy)):
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            given = Measurement(value=given, unit=_canonical_unit(analyte))
+        measurement = coerce_measurement(given, analyte)
+        if measurement.censor is not None:
+            raise InvalidValueError(
+                f"{analyte}: cB12 needs an exact value, not the censored result "
+                f"{measurement.censor}{measurement.value:g} {measurement.unit}",
+                analyte=analyte,
+                value=measurement.value,
+                unit=measurement.unit,
+            )
+        values[analyte] = measurement.value * canonical_factor(analyte, measurement.unit)
+    checked = Panel(age=age).age
+    assert checked is not None
+    return cb12_value(values["holotc"], values["b12"], values["mma"], values["hcy"], checked)
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return Interpretation.model_json_schema(mode="serialization")
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an :class:`Interpretation` as serialized to JSON."""
+    import copy
+
+    return copy.deepcopy(_schema())

@@ -1,0 +1,573 @@
+"""Typed inputs (Measurement, Panel) and outputs (Interpretation and its parts).
+
+All models are frozen pydantic v2 models. Inputs are checked at the boundary (units,
+plausibility, patient fields); errors are b12labs errors that name the analyte, the value,
+the unit and what would be accepted, even when raised from inside pydantic validation.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._analytes import Analyte, analyte_info
+from ._exceptions import B12LabsError, ImplausibleValueError, InvalidValueError
+from ._units import accepted_units, canonical_factor
+
+__all__ = [
+    "Analyte",
+    "CB12Band",
+    "Category",
+    "Censor",
+    "CombinedB12",
+    "Finding",
+    "InterpretationCode",
+    "Interpretation",
+    "MarkerAssessment",
+    "Measurement",
+    "NextStep",
+    "Panel",
+    "PatientContext",
+    "ReferenceInterval",
+    "RiskFactor",
+    "Sex",
+    "Status",
+    "Symptom",
+]
+
+
+class _Frozen(BaseModel):
+    """Frozen model whose constructor re-raises b12labs errors unwrapped.
+
+    pydantic wraps any ValueError raised by a validator in a ValidationError; b12labs errors
+    are ValueErrors, so the original (with its structured fields) is dug out and re-raised.
+    ``model_validate`` and JSON parsing keep pydantic's ValidationError, as pydantic users
+    expect; its message contains the b12labs message.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                original = error.get("ctx", {}).get("error")
+                if isinstance(original, B12LabsError):
+                    raise original from None
+            raise
+
+
+# ----------------------------------------------------------------------------- enums
+
+
+class Status(StrEnum):
+    """Overall answer. The values are part of the public API."""
+
+    DEFICIENCY_LIKELY = "deficiency_likely"
+    BORDERLINE = "borderline"
+    NOT_INDICATED = "not_indicated"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class Censor(StrEnum):
+    """Comparator of a censored result such as ``<50`` or ``>2000``."""
+
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class Category(StrEnum):
+    """Category of one marker under a profile."""
+
+    LOW = "low"
+    INDETERMINATE = "indeterminate"
+    NORMAL = "normal"
+    ABOVE_REFERENCE = "above_reference"
+    ELEVATED = "elevated"
+    MARKEDLY_ELEVATED = "markedly_elevated"
+    MODERATE = "moderate"
+    INTERMEDIATE = "intermediate"
+    SEVERE = "severe"
+    UNCLASSIFIABLE = "unclassifiable"
+
+
+class InterpretationCode(StrEnum):
+    """HL7 v3 ObservationInterpretation codes used in results (docs/codes.md)."""
+
+    LOW = "L"
+    NORMAL = "N"
+    HIGH = "H"
+    CRITICAL_HIGH = "HH"
+    CRITICAL_LOW = "LL"
+    EQUIVOCAL = "E"
+    OFF_SCALE_LOW = "<"
+    OFF_SCALE_HIGH = ">"
+
+
+class CB12Band(StrEnum):
+    """Bands of the combined indicator cB12 (Fedosov 2015)."""
+
+    PROBABLE_DEFICIENCY = "probable_deficiency"
+    POSSIBLE_DEFICIENCY = "possible_deficiency"
+    LOW = "low"
+    ADEQUATE = "adequate"
+    ELEVATED = "elevated"
+
+
+class Sex(StrEnum):
+    """Sex, as used by CKD-EPI 2021 and reference intervals."""
+
+    FEMALE = "female"
+    MALE = "male"
+
+
+class Symptom(StrEnum):
+    """Symptoms that prompt B12 testing (NICE NG239; tremor and fasciculations: case reports)."""
+
+    PARAESTHESIA = "paraesthesia"
+    NUMBNESS = "numbness"
+    TREMOR = "tremor"
+    FASCICULATIONS = "fasciculations"
+    MUSCLE_CRAMPS = "muscle_cramps"
+    MUSCLE_WEAKNESS = "muscle_weakness"
+    MUSCLE_TENSION = "muscle_tension"
+    ATAXIA = "ataxia"
+    COGNITIVE_CHANGE = "cognitive_change"
+    FATIGUE = "fatigue"
+    GLOSSITIS = "glossitis"
+    MOOD_CHANGE = "mood_change"
+    VISUAL_DISTURBANCE = "visual_disturbance"
+
+
+class RiskFactor(StrEnum):
+    """Risk factors for B12 deficiency (NICE NG239, as listed in docs/sources.md)."""
+
+    VEGAN_OR_VEGETARIAN = "vegan_or_vegetarian"
+    METFORMIN = "metformin"
+    PROTON_PUMP_INHIBITOR = "proton_pump_inhibitor"
+    H2_BLOCKER = "h2_blocker"
+    GASTRIC_OR_BARIATRIC_SURGERY = "gastric_or_bariatric_surgery"
+    ILEAL_RESECTION = "ileal_resection"
+    AUTOIMMUNE_GASTRITIS = "autoimmune_gastritis"
+    COELIAC_OR_CROHNS = "coeliac_or_crohns"
+    NITROUS_OXIDE = "nitrous_oxide"
+    FAMILY_HISTORY = "family_history"
+    TYPE_1_DIABETES = "type_1_diabetes"
+    SJOGRENS_SYNDROME = "sjogrens_syndrome"
+    PELVIC_OR_ABDOMINAL_RADIOTHERAPY = "pelvic_or_abdominal_radiotherapy"
+    OTHER_MEDICATION = "other_medication"
+
+
+_SYMPTOM_ALIASES: dict[str, Symptom] = {
+    "paresthesia": Symptom.PARAESTHESIA,
+    "pins_and_needles": Symptom.PARAESTHESIA,
+    "tingling": Symptom.PARAESTHESIA,
+    "twitching": Symptom.FASCICULATIONS,
+    "cramps": Symptom.MUSCLE_CRAMPS,
+    "weakness": Symptom.MUSCLE_WEAKNESS,
+    "memory_problems": Symptom.COGNITIVE_CHANGE,
+    "sore_tongue": Symptom.GLOSSITIS,
+}
+_RISK_ALIASES: dict[str, RiskFactor] = {
+    "vegan": RiskFactor.VEGAN_OR_VEGETARIAN,
+    "vegetarian": RiskFactor.VEGAN_OR_VEGETARIAN,
+    "ppi": RiskFactor.PROTON_PUMP_INHIBITOR,
+    "h2_receptor_antagonist": RiskFactor.H2_BLOCKER,
+    "gastrectomy": RiskFactor.GASTRIC_OR_BARIATRIC_SURGERY,
+    "bariatric_surgery": RiskFactor.GASTRIC_OR_BARIATRIC_SURGERY,
+    "pernicious_anaemia": RiskFactor.AUTOIMMUNE_GASTRITIS,
+    "pernicious_anemia": RiskFactor.AUTOIMMUNE_GASTRITIS,
+    "coeliac": RiskFactor.COELIAC_OR_CROHNS,
+    "coeliac_disease": RiskFactor.COELIAC_OR_CROHNS,
+    "celiac": RiskFactor.COELIAC_OR_CROHNS,
+    "celiac_disease": RiskFactor.COELIAC_OR_CROHNS,
+    "crohns": RiskFactor.COELIAC_OR_CROHNS,
+    "crohns_disease": RiskFactor.COELIAC_OR_CROHNS,
+    "n2o": RiskFactor.NITROUS_OXIDE,
+}
+_SEX_ALIASES: dict[str, Sex] = {"f": Sex.FEMALE, "female": Sex.FEMALE, "m": Sex.MALE, "male": Sex.MALE}
+_CENSOR_SPELLINGS: dict[str, Censor] = {
+    "<": Censor.LT, "<=": Censor.LE, "≤": Censor.LE, "=<": Censor.LE,
+    ">": Censor.GT, ">=": Censor.GE, "≥": Censor.GE, "=>": Censor.GE,
+}  # fmt: skip
+
+# "<50 pg/mL", "≤ 0.05 umol/L", "1,234 ng/L", "350", ".5 umol/L", "2e3 pmol/L"
+_MEASUREMENT_TEXT = re.compile(
+    r"""^\s*(?P<censor><=|>=|=<|=>|≤|≥|<|>)?\s*
+        (?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?
+                  |[+-]?\.\d+(?:[eE][+-]?\d+)?)
+        (?P<unit>.*?)\s*$""",
+    re.VERBOSE,
+)
+_DECIMAL_COMMA = re.compile(r"^\s*[<>≤≥=]*\s*\d+,\d+(?!\d)")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[\s\-/']+", "_", text.strip().lower()).strip("_")
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+class Measurement(_Frozen):
+    """One laboratory result: a non-negative number, its unit, and an optional comparator.
+
+    ``Measurement.parse("<50 pg/mL")`` reads the text forms found in laboratory exports.
+    The unit is checked against an analyte when the measurement is placed in a
+    :class:`Panel` (a Measurement alone does not know its analyte).
+    """
+
+    value: float = Field(description="The number as reported (the bound of a censored result).")
+    unit: str = Field(min_length=1, description="The unit as reported, e.g. 'pg/mL'.")
+    censor: Censor | None = Field(default=None, description="'<', '<=', '>' or '>=' if censored.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _finite_non_negative(cls, value: Any) -> float:
+        return _number(value, None, None, value)
+
+    @classmethod
+    def parse(cls, text: str, *, analyte: str | None = None) -> Measurement:
+        """Parse ``"150 pmol/L"``, ``"<50 pg/mL"``, ``"≥ 2,000 ng/L"`` into a Measurement.
+
+        Raises:
+            InvalidValueError: the text is not a number followed by a unit.
+        """
+        match = _MEASUREMENT_TEXT.match(text)
+        if match is None or not match["unit"].strip():
+            if _DECIMAL_COMMA.match(text):
+                why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45 umol/L'"
+            elif match is not None:
+                why = "has no unit"
+            else:
+                why = "is not a number followed by a unit"
+            raise InvalidValueError(
+                f"{analyte or 'value'}: {text!r} {why}; give e.g. '150 pmol/L', '<50 pg/mL' "
+                f"or (150, 'pmol/L'){_accepted_hint(analyte)}",
+                analyte=analyte,
+                value=text,
+            )
+        unit = match["unit"].strip()
+        if unit.startswith(","):
+            raise InvalidValueError(
+                f"{analyte or 'value'}: {text!r} uses a decimal comma; write the number with a "
+                f"decimal point, e.g. '0.45 umol/L'{_accepted_hint(analyte)}",
+                analyte=analyte,
+                value=text,
+            )
+        censor = _CENSOR_SPELLINGS[match["censor"]] if match["censor"] else None
+        value = float(match["number"].replace(",", ""))
+        return cls(value=_number(value, analyte, unit, text), unit=unit, censor=censor)
+
+
+def _accepted_hint(analyte: str | None) -> str:
+    if analyte is None or analyte not in Analyte.__members__.values():
+        return ""
+    return f"; accepted units for {analyte}: {', '.join(accepted_units(analyte))}"
+
+
+def _number(value: Any, analyte: str | None, unit: str | None, shown: Any) -> float:
+    """Return ``value`` as a finite, non-negative float or raise InvalidValueError."""
+    what = analyte or "value"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise TypeError
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InvalidValueError(
+                f"{what}: {shown!r} is not a number; give a non-negative number with a unit",
+                analyte=analyte,
+                value=shown,
+                unit=unit,
+            ) from None
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise InvalidValueError(
+            f"{what}: {shown!r}{_unit_suffix(unit)} is not a usable result; "
+            "a finite, non-negative number is required",
+            analyte=analyte,
+            value=shown,
+            unit=unit,
+        )
+    return number
+
+
+def _unit_suffix(unit: str | None) -> str:
+    return f" {unit}" if unit else ""
+
+
+def coerce_measurement(value: Any, analyte: str) -> Measurement:
+    """Turn the accepted input forms into a Measurement checked for ``analyte``.
+
+    Accepted: ``"150 pmol/L"``, ``"<50 pg/mL"``, ``(150, "pmol/L")``, a pint Quantity, or a
+    :class:`Measurement`. The unit must be a concentration unit of the analyte and the value
+    must lie in the analyte's plausible range.
+    """
+    if isinstance(value, Measurement):
+        measurement = value
+    elif isinstance(value, str):
+        measurement = Measurement.parse(value, analyte=analyte)
+    elif isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], str):
+        number = _number(value[0], analyte, value[1], value[0])
+        measurement = Measurement(value=number, unit=value[1])
+    elif hasattr(value, "magnitude") and hasattr(value, "units"):  # a pint Quantity
+        unit_text = str(value.units)
+        number = _number(value.magnitude, analyte, unit_text, value.magnitude)
+        measurement = Measurement(value=number, unit=unit_text)
+    else:
+        hint = "give e.g. '150 pmol/L', '<50 pg/mL', (150, 'pmol/L'), a pint Quantity or a Measurement"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            why = f"{value!r} has no unit (b12labs never guesses a unit)"
+        else:
+            why = f"{value!r} is not a measurement"
+        raise InvalidValueError(
+            f"{analyte}: {why}; {hint}{_accepted_hint(analyte)}", analyte=analyte, value=value
+        )
+    check_plausible(analyte, measurement)
+    return measurement
+
+
+def check_plausible(analyte: str, measurement: Measurement) -> float:
+    """Check the unit and plausible range of ``measurement``; return its canonical value."""
+    factor = canonical_factor(analyte, measurement.unit)
+    canonical = measurement.value * factor
+    info = analyte_info(analyte)
+    if not info.plausible_min <= canonical <= info.plausible_max:
+        shown = f"{measurement.censor or ''}{measurement.value:g} {measurement.unit}"
+        raise ImplausibleValueError(
+            f"{analyte}: {shown} is {canonical:.6g} {info.canonical_unit}, outside the plausible "
+            f"range {info.plausible_min:g} to {info.plausible_max:g} {info.canonical_unit}; "
+            "check the unit (for example ng/mL entered as pg/mL, or nmol/L as umol/L)",
+            analyte=analyte,
+            value=measurement.value,
+            unit=measurement.unit,
+        )
+    return canonical
+
+
+def _enum_items(
+    value: Any, enum: type[Symptom] | type[RiskFactor], aliases: dict[str, Any], field: str
+) -> tuple[Any, ...] | None:
+    if value is None:
+        return None
+    items: Iterable[Any] = [value] if isinstance(value, str) else value
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, enum):
+            out.append(item)
+            continue
+        key = _slug(str(item))
+        member = aliases.get(key)
+        if member is None:
+            try:
+                member = enum(key)
+            except ValueError:
+                accepted = ", ".join(m.value for m in enum)
+                raise InvalidValueError(
+                    f"{field}: {item!r} is not recognised; accepted values: {accepted}",
+                    analyte=field,
+                    value=item,
+                ) from None
+        if member not in out:
+            out.append(member)
+    return tuple(out)
+
+
+class Panel(_Frozen):
+    """One patient's B12-status results and context. Every field is optional.
+
+    Markers accept ``"150 pmol/L"``, ``"<50 pg/mL"``, ``(150, "pmol/L")``, a pint Quantity or
+    a :class:`Measurement`. ``symptoms`` and ``risk_factors`` left as None mean "unknown";
+    an empty list means "none".
+    """
+
+    b12: Measurement | None = None
+    holotc: Measurement | None = None
+    mma: Measurement | None = None
+    hcy: Measurement | None = None
+    folate: Measurement | None = None
+    age: float | None = Field(default=None, description="Age in years.")
+    sex: Sex | None = None
+    pregnant: bool | None = None
+    egfr: float | None = Field(default=None, description="eGFR in mL/min/1.73 m2.")
+    creatinine: Measurement | None = Field(
+        default=None, description="Serum creatinine; gives eGFR (CKD-EPI 2021) with age and sex."
+    )
+    symptoms: tuple[Symptom, ...] | None = None
+    risk_factors: tuple[RiskFactor, ...] | None = None
+    recent_b12_treatment: bool | None = None
+    nitrous_oxide: bool | None = None
+
+    # Plausible ranges of the numeric context fields: engineering limits, not clinical ones.
+    _AGE_RANGE: ClassVar[tuple[float, float]] = (0.0, 130.0)
+    _EGFR_RANGE: ClassVar[tuple[float, float]] = (0.0, 250.0)
+
+    @field_validator("b12", "holotc", "mma", "hcy", "folate", "creatinine", mode="before")
+    @classmethod
+    def _measurement(cls, value: Any, info: Any) -> Measurement | None:
+        if value is None:
+            return None
+        return coerce_measurement(value, info.field_name)
+
+    @field_validator("age", "egfr", mode="before")
+    @classmethod
+    def _bounded_number(cls, value: Any, info: Any) -> float | None:
+        if value is None:
+            return None
+        name = info.field_name
+        number = _number(value, name, None, value)
+        low, high = cls._AGE_RANGE if name == "age" else cls._EGFR_RANGE
+        if not low <= number <= high:
+            unit = "years" if name == "age" else "mL/min/1.73 m2"
+            raise ImplausibleValueError(
+                f"{name}: {number:g} {unit} is outside the plausible range {low:g} to {high:g} {unit}",
+                analyte=name,
+                value=value,
+                unit=unit,
+            )
+        return number
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex(cls, value: Any) -> Sex | None:
+        if value is None or isinstance(value, Sex):
+            return value
+        sex = _SEX_ALIASES.get(str(value).strip().lower())
+        if sex is None:
+            raise InvalidValueError(
+                f"sex: {value!r} is not recognised; accepted values: 'female', 'male' ('f', 'm')",
+                analyte="sex",
+                value=value,
+            )
+        return sex
+
+    @field_validator("pregnant", "recent_b12_treatment", "nitrous_oxide", mode="before")
+    @classmethod
+    def _flag(cls, value: Any, info: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        raise InvalidValueError(
+            f"{info.field_name}: {value!r} is not accepted; give True, False or None (unknown)",
+            analyte=info.field_name,
+            value=value,
+        )
+
+    @field_validator("symptoms", mode="before")
+    @classmethod
+    def _symptoms(cls, value: Any) -> tuple[Symptom, ...] | None:
+        return _enum_items(value, Symptom, _SYMPTOM_ALIASES, "symptoms")
+
+    @field_validator("risk_factors", mode="before")
+    @classmethod
+    def _risk_factors(cls, value: Any) -> tuple[RiskFactor, ...] | None:
+        return _enum_items(value, RiskFactor, _RISK_ALIASES, "risk_factors")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Panel:
+        if self.pregnant and self.sex is Sex.MALE:
+            raise InvalidValueError(
+                "pregnant: True contradicts sex 'male'; correct one of them",
+                analyte="pregnant",
+                value=True,
+            )
+        return self
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+class ReferenceInterval(_Frozen):
+    """The interval a profile classifies as normal for one marker, in the source's unit."""
+
+    low: float | None = None
+    low_inclusive: bool = True
+    high: float | None = None
+    high_inclusive: bool = True
+    unit: str
+    text: str = Field(description="Human-readable form, e.g. '> 350 to 914 ng/L'.")
+
+
+class MarkerAssessment(_Frozen):
+    """One marker judged against the profile."""
+
+    analyte: Analyte
+    value: float = Field(description="Value in the canonical unit (the bound if censored).")
+    unit: str = Field(description="Canonical unit of the analyte.")
+    censor: Censor | None = None
+    original_value: float
+    original_unit: str
+    category: Category
+    interpretation_code: InterpretationCode
+    reference_interval: ReferenceInterval
+
+
+class Finding(_Frozen):
+    """A coded reason, caveat or observation, with a plain-language sentence."""
+
+    code: str
+    message: str
+
+
+class NextStep(_Frozen):
+    """A coded suggestion for what to do next, with a plain-language sentence."""
+
+    code: str
+    message: str
+
+
+class CombinedB12(_Frozen):
+    """The combined indicator cB12 (Fedosov). ``value`` is None when it cannot be computed."""
+
+    value: float | None = None
+    band: CB12Band | None = None
+    reason: str | None = Field(default=None, description="Why the value is None.")
+
+
+class PatientContext(_Frozen):
+    """The patient context the interpretation used (echoed for traceability)."""
+
+    age: float | None = None
+    sex: Sex | None = None
+    pregnant: bool | None = None
+    egfr: float | None = None
+    egfr_source: Literal["given", "ckd-epi-2021"] | None = None
+    renal_impairment: bool | None = None
+    symptoms: tuple[Symptom, ...] | None = None
+    risk_factors: tuple[RiskFactor, ...] | None = None
+    recent_b12_treatment: bool | None = None
+    nitrous_oxide: bool | None = None
+
+
+class Interpretation(_Frozen):
+    """The structured, explained answer for one panel. Decision support, not a diagnosis."""
+
+    status: Status
+    summary: str
+    markers: dict[Analyte, MarkerAssessment]
+    findings: tuple[Finding, ...]
+    next_steps: tuple[NextStep, ...]
+    cb12: CombinedB12
+    patient: PatientContext
+    profile_id: str
+    profile_version: str
+    library_version: str
+
+    @property
+    def finding_codes(self) -> tuple[str, ...]:
+        """The codes of :attr:`findings`, in order."""
+        return tuple(f.code for f in self.findings)
+
+    @property
+    def next_step_codes(self) -> tuple[str, ...]:
+        """The codes of :attr:`next_steps`, in order."""
+        return tuple(s.code for s in self.next_steps)

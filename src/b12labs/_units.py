@@ -1,0 +1,178 @@
+"""Unit parsing and conversion factors.
+
+Design (the pint recipe for speed and safety):
+
+* One pint registry, built lazily on first need, so ``import b12labs`` stays light.
+* Laboratory spellings go through an explicit alias table first. Plain pint reads ``PG/ML``
+  as petagauss per megalitre and ``Pmol/L`` as petamoles per litre, so upper-case feed
+  spellings are never handed to pint: they are looked up, upper-cased, in a closed table of
+  concentration units and mapped to the UCUM code a laboratory means. Anything not in the
+  table is parsed by pint exactly as written (case-sensitive) and then checked against the
+  analyte's dimension.
+* Each distinct (analyte, unit text) pair is parsed once; its factor to the analyte's
+  canonical unit is cached. Values are then converted with one float multiplication: no
+  per-value pint arithmetic.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Any
+
+from ._analytes import analyte_info
+from ._exceptions import IncompatibleUnitError, UnknownUnitError
+
+if TYPE_CHECKING:
+    import pint
+
+__all__ = ["accepted_units", "canonical_factor", "convert", "normalize_unit_text"]
+
+# The closed set of concentration units seen on laboratory reports and feeds (UCUM codes).
+# Keys of the alias table are these codes upper-cased, so ``PMOL/L``, ``pmol/l`` and
+# ``Pmol/L`` all mean picomoles per litre. Every upper-cased code is distinct (tested).
+_LAB_UNITS: tuple[str, ...] = (
+    # mass concentration
+    "g/L", "g/dL", "mg/L", "mg/dL", "mg/mL", "ug/L", "ug/dL", "ug/mL",
+    "ng/L", "ng/dL", "ng/mL", "pg/L", "pg/mL",
+    # amount-of-substance concentration
+    "mol/L", "mmol/L", "umol/L", "umol/mL", "nmol/L", "nmol/dL", "nmol/mL",
+    "pmol/L", "pmol/mL",
+)  # fmt: skip
+# Molar shorthands (µM, nM...). In upper case "MM" would be ambiguous with nothing else
+# in this table, so it maps to millimolar as laboratories use it.
+_MOLAR_SHORTHANDS: dict[str, str] = {
+    "M": "mol/L",
+    "MM": "mmol/L",
+    "UM": "umol/L",
+    "NM": "nmol/L",
+    "PM": "pmol/L",
+}
+ALIASES: dict[str, str] = {code.upper(): code for code in _LAB_UNITS} | _MOLAR_SHORTHANDS
+
+_MICRO = re.compile(r"[µμ]|(?i:mc)(?=(?i:g|mol))")
+_SPACES = re.compile(r"\s+")
+
+_MASS_PER_VOLUME = "[mass] / [length] ** 3"
+_AMOUNT_PER_VOLUME = "[substance] / [length] ** 3"
+
+
+def normalize_unit_text(unit: str) -> str:
+    """Return the unit text with micro signs and ``mc`` written ``u`` and spaces removed."""
+    return _SPACES.sub("", _MICRO.sub("u", unit))
+
+
+@functools.cache
+def _registry() -> pint.UnitRegistry[Any]:
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@functools.cache
+def _parse(unit_text: str) -> tuple[pint.Quantity[Any], str]:
+    """Parse a unit text once: return (1 of that unit as a pint quantity, UCUM-ish code)."""
+    compact = normalize_unit_text(unit_text)
+    code = ALIASES.get(compact.upper())
+    ureg = _registry()
+    if code is None:
+        code = compact
+        if not code:
+            raise UnknownUnitError("empty unit", unit=unit_text)
+        try:
+            return ureg.Quantity(1.0, unit_text.strip()), unit_text.strip()
+        except Exception:  # pint raises several unrelated types for text it cannot read
+            try:
+                return ureg.Quantity(1.0, code), code
+            except Exception:
+                raise UnknownUnitError(f"unknown unit {unit_text!r}", unit=unit_text) from None
+    return ureg.Quantity(1.0, code), code
+
+
+def _dimension_of(quantity: pint.Quantity[Any]) -> str:
+    return str(quantity.dimensionality)
+
+
+def accepted_units(analyte: str) -> tuple[str, ...]:
+    """The UCUM unit codes accepted for ``analyte`` (equivalent spellings also work)."""
+    return _accepted_units(analyte)
+
+
+@functools.cache
+def _accepted_units(analyte: str) -> tuple[str, ...]:
+    info = analyte_info(analyte)
+    if analyte == "creatinine":
+        return ("mg/dL", "mg/L", "umol/L")
+    molar = ("pmol/L", "nmol/L", "umol/L", "nmol/mL")
+    mass = ("pg/mL", "ng/L", "ng/mL", "ug/L", "mg/L", "mg/dL")
+    if info.molar_mass is None:
+        return tuple(u for u in molar if _dims_ok(u, info.canonical_unit))
+    return molar + mass
+
+
+def _dims_ok(unit: str, canonical: str) -> bool:
+    return _dimension_of(_parse(unit)[0]) == _dimension_of(_parse(canonical)[0])
+
+
+def _incompatible(analyte: str, unit_text: str, why: str) -> IncompatibleUnitError:
+    accepted = ", ".join(accepted_units(analyte))
+    return IncompatibleUnitError(
+        f"{analyte}: unit {unit_text!r} {why}; accepted units for {analyte}: {accepted} "
+        "(and equivalent spellings such as µmol/L, umol/l, PMOL/L)",
+        analyte=analyte,
+        unit=unit_text,
+    )
+
+
+@functools.cache
+def canonical_factor(analyte: str, unit_text: str) -> float:
+    """Factor that converts a value of ``analyte`` in ``unit_text`` to its canonical unit.
+
+    Raises:
+        UnknownUnitError: the unit text is not a unit.
+        IncompatibleUnitError: a unit, but not a concentration accepted for the analyte.
+    """
+    info = analyte_info(analyte)
+    try:
+        one, _code = _parse(unit_text)
+    except UnknownUnitError:
+        accepted = ", ".join(accepted_units(analyte))
+        raise UnknownUnitError(
+            f"{analyte}: unknown unit {unit_text!r}; accepted units for {analyte}: {accepted} "
+            "(and equivalent spellings such as µmol/L, umol/l, PMOL/L)",
+            analyte=analyte,
+            unit=unit_text,
+        ) from None
+    target, _ = _parse(info.canonical_unit)
+    dim = _dimension_of(one)
+    target_dim = _dimension_of(target)
+    if dim == target_dim:
+        return float(one.to(target.units).magnitude)
+    ureg = _registry()
+    if dim == _MASS_PER_VOLUME and target_dim == _AMOUNT_PER_VOLUME:
+        if info.molar_mass is None:
+            raise _incompatible(analyte, unit_text, f"is a mass unit, but {analyte} is reported in molar units only")
+        molar = one / ureg.Quantity(info.molar_mass, "g/mol")
+        return float(molar.to(target.units).magnitude)
+    if dim == _AMOUNT_PER_VOLUME and target_dim == _MASS_PER_VOLUME:
+        assert info.molar_mass is not None  # every mass-canonical analyte has a molar mass
+        mass = one * ureg.Quantity(info.molar_mass, "g/mol")
+        return float(mass.to(target.units).magnitude)
+    raise _incompatible(analyte, unit_text, "is not a concentration")
+
+
+def convert(value: float, from_unit: str, to_unit: str, *, analyte: str) -> float:
+    """Convert ``value`` of ``analyte`` from ``from_unit`` to ``to_unit``.
+
+    Mass and molar units of the same analyte convert through its molar mass, so
+    ``convert(200, "pg/mL", "pmol/L", analyte="b12")`` gives 147.56... pmol/L.
+
+    Raises:
+        UnknownUnitError, IncompatibleUnitError: as :func:`canonical_factor`.
+    """
+    return value * _pair_factor(str(analyte), from_unit, to_unit)
+
+
+@functools.cache
+def _pair_factor(analyte: str, from_unit: str, to_unit: str) -> float:
+    return canonical_factor(analyte, from_unit) / canonical_factor(analyte, to_unit)
