@@ -64,6 +64,13 @@ class _Frozen(BaseModel):
             raise
 
 
+class _Output(BaseModel):
+    """Frozen result model. Built only by b12labs from checked values, so it skips the
+    error unwrapping of :class:`_Frozen` (results are built on the hot path)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 # ----------------------------------------------------------------------------- enums
 
 
@@ -486,7 +493,7 @@ class Panel(_Frozen):
 # ----------------------------------------------------------------------------- outputs
 
 
-class ReferenceInterval(_Frozen):
+class ReferenceInterval(_Output):
     """The interval a profile classifies as normal for one marker, in the source's unit."""
 
     low: float | None = None
@@ -497,7 +504,7 @@ class ReferenceInterval(_Frozen):
     text: str = Field(description="Human-readable form, e.g. '> 350 to 914 ng/L'.")
 
 
-class MarkerAssessment(_Frozen):
+class MarkerAssessment(_Output):
     """One marker judged against the profile."""
 
     analyte: Analyte
@@ -511,21 +518,21 @@ class MarkerAssessment(_Frozen):
     reference_interval: ReferenceInterval
 
 
-class Finding(_Frozen):
+class Finding(_Output):
     """A coded reason, caveat or observation, with a plain-language sentence."""
 
     code: str
     message: str
 
 
-class NextStep(_Frozen):
+class NextStep(_Output):
     """A coded suggestion for what to do next, with a plain-language sentence."""
 
     code: str
     message: str
 
 
-class CombinedB12(_Frozen):
+class CombinedB12(_Output):
     """The combined indicator cB12 (Fedosov). ``value`` is None when it cannot be computed."""
 
     value: float | None = None
@@ -533,7 +540,7 @@ class CombinedB12(_Frozen):
     reason: str | None = Field(default=None, description="Why the value is None.")
 
 
-class PatientContext(_Frozen):
+class PatientContext(_Output):
     """The patient context the interpretation used (echoed for traceability)."""
 
     age: float | None = None
@@ -548,7 +555,7 @@ class PatientContext(_Frozen):
     nitrous_oxide: bool | None = None
 
 
-class Interpretation(_Frozen):
+class Interpretation(_Output):
     """The structured, explained answer for one panel. Decision support, not a diagnosis."""
 
     status: Status

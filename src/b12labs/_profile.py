@@ -578,10 +578,20 @@ def load_profile(source: str | Path | Mapping[str, Any]) -> Profile:
     return _validate(_merge(base, data), label)
 
 
+# Shipped profiles by id: a plain dict lookup on the hot path (pydantic private attributes
+# are slower to read).
+_COMPILED: dict[str, CompiledProfile] = {}
+
+
 def compiled(profile: str | Profile) -> CompiledProfile:
     """The compiled form of a profile given by id or object."""
     if isinstance(profile, str):
-        profile = get_profile(profile)
+        cached = _COMPILED.get(profile)
+        if cached is not None:
+            return cached
+        compiled_profile = compiled(get_profile(profile))
+        _COMPILED[profile] = compiled_profile
+        return compiled_profile
     if profile._compiled is None:  # a Profile built directly by the user
         profile._compiled = CompiledProfile(profile)
     return profile._compiled
