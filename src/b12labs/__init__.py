@@ -22,8 +22,8 @@ from ._exceptions import (
 )
 from ._interpret import cb12, interpret, result_json_schema
 from ._models import (
-    CB12Band,
     Category,
+    CB12Band,
     Censor,
     CombinedB12,
     Finding,

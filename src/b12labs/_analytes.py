@@ -38,7 +38,9 @@ class AnalyteInfo(BaseModel):
     key: str
     name: str
     canonical_unit: str
-    molar_mass: float | None = Field(default=None, gt=0, description="g/mol; None: molar units only")
+    molar_mass: float | None = Field(
+        default=None, gt=0, description="g/mol; None: molar units only"
+    )
     loinc: tuple[str, ...] = ()
     plausible_min: float = Field(gt=0)
     plausible_max: float = Field(gt=0)

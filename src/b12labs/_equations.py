@@ -34,17 +34,19 @@ def egfr_ckd_epi_2021(creatinine_mg_dl: float, age: float, sex: Sex) -> float:
     kappa = c["kappa_female"] if female else c["kappa_male"]
     alpha = c["alpha_female"] if female else c["alpha_male"]
     ratio = creatinine_mg_dl / kappa
-    egfr: float = (
+    egfr = float(
         c["scale"]
         * min(ratio, 1.0) ** alpha
         * max(ratio, 1.0) ** c["upper_exponent"]
         * c["age_base"] ** age
     )
-    return egfr * c["female_factor"] if female else egfr
+    return egfr * float(c["female_factor"]) if female else egfr
 
 
 def cb12_value(holotc: float, b12: float, mma: float, hcy: float, age: float) -> float:
     """cB12 from holoTC and B12 (pmol/L), MMA and Hcy (umol/L) and age (years)."""
     c = equation_constants()["cb12"]
-    age_factor = c["age_factor_numerator"] / (1.0 + (age / c["age_factor_scale"]) ** c["age_factor_exponent"])
+    age_factor: float = c["age_factor_numerator"] / (
+        1.0 + (age / c["age_factor_scale"]) ** c["age_factor_exponent"]
+    )
     return math.log10((holotc * b12) / (mma * hcy)) - age_factor

@@ -10,8 +10,8 @@ from ._analytes import MARKERS, analyte_info
 from ._equations import cb12_value, egfr_ckd_epi_2021, equation_constants
 from ._exceptions import InvalidValueError
 from ._models import (
-    CB12Band,
     Category,
+    CB12Band,
     Censor,
     CombinedB12,
     Interpretation,
@@ -24,7 +24,7 @@ from ._models import (
     coerce_measurement,
 )
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
-from ._rules import CB, Tri, RuleState, catalog, decide, reduce_range
+from ._rules import CB, RuleState, Tri, catalog, decide, reduce_range
 from ._units import canonical_factor
 from ._version import __version__
 
@@ -198,7 +198,12 @@ def _egfr(panel: Panel) -> tuple[float | None, Any]:
     if panel.egfr is not None:
         return panel.egfr, "given"
     creatinine = panel.creatinine
-    if creatinine is None or creatinine.censor is not None or panel.age is None or panel.sex is None:
+    if (
+        creatinine is None
+        or creatinine.censor is not None
+        or panel.age is None
+        or panel.sex is None
+    ):
         return None, None
     if panel.age < equation_constants()["ckd_epi_2021"]["min_age"]:
         return None, None

@@ -27,8 +27,8 @@ __all__ = [
     "Censor",
     "CombinedB12",
     "Finding",
-    "InterpretationCode",
     "Interpretation",
+    "InterpretationCode",
     "MarkerAssessment",
     "Measurement",
     "NextStep",
@@ -201,7 +201,12 @@ _RISK_ALIASES: dict[str, RiskFactor] = {
     "crohns_disease": RiskFactor.COELIAC_OR_CROHNS,
     "n2o": RiskFactor.NITROUS_OXIDE,
 }
-_SEX_ALIASES: dict[str, Sex] = {"f": Sex.FEMALE, "female": Sex.FEMALE, "m": Sex.MALE, "male": Sex.MALE}
+_SEX_ALIASES: dict[str, Sex] = {
+    "f": Sex.FEMALE,
+    "female": Sex.FEMALE,
+    "m": Sex.MALE,
+    "male": Sex.MALE,
+}
 _CENSOR_SPELLINGS: dict[str, Censor] = {
     "<": Censor.LT, "<=": Censor.LE, "≤": Censor.LE, "=<": Censor.LE,
     ">": Censor.GT, ">=": Censor.GE, "≥": Censor.GE, "=>": Censor.GE,
@@ -252,7 +257,7 @@ class Measurement(_Frozen):
         match = _MEASUREMENT_TEXT.match(text)
         if match is None or not match["unit"].strip():
             if _DECIMAL_COMMA.match(text):
-                why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45 umol/L'"
+                why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45'"
             elif match is not None:
                 why = "has no unit"
             else:
@@ -332,7 +337,9 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement:
         number = _number(value.magnitude, analyte, unit_text, value.magnitude)
         measurement = Measurement(value=number, unit=unit_text)
     else:
-        hint = "give e.g. '150 pmol/L', '<50 pg/mL', (150, 'pmol/L'), a pint Quantity or a Measurement"
+        hint = (
+            "give e.g. '150 pmol/L', '<50 pg/mL', (150, 'pmol/L'), a pint Quantity or a Measurement"
+        )
         if isinstance(value, int | float) and not isinstance(value, bool):
             why = f"{value!r} has no unit (b12labs never guesses a unit)"
         else:
@@ -437,7 +444,8 @@ class Panel(_Frozen):
         if not low <= number <= high:
             unit = "years" if name == "age" else "mL/min/1.73 m2"
             raise ImplausibleValueError(
-                f"{name}: {number:g} {unit} is outside the plausible range {low:g} to {high:g} {unit}",
+                f"{name}: {number:g} {unit} is outside the plausible range "
+                f"{low:g} to {high:g} {unit}",
                 analyte=name,
                 value=value,
                 unit=unit,

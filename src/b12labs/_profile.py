@@ -104,12 +104,19 @@ class Threshold(_Strict):
         return f"{words[self.edge]} {self.value:g}{unit}"
 
     def _edges(self) -> tuple[tuple[Edge, float | None], ...]:
-        return (("below", self.below), ("up_to", self.up_to), ("above", self.above), ("from", self.from_))
+        return (
+            ("below", self.below),
+            ("up_to", self.up_to),
+            ("above", self.above),
+            ("from", self.from_),
+        )
 
     def model_post_init(self, context: Any, /) -> None:
         given = [e for e, v in self._edges() if v is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of below, up_to, above, from (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of below, up_to, above, from (got {given or 'none'})"
+            )
         if not math.isfinite(self.value):
             raise ValueError("the threshold must be a finite number")
 
@@ -211,7 +218,7 @@ class Cuts:
     boundary (within :data:`TIE_TOLERANCE`) goes to the side its threshold says.
     """
 
-    __slots__ = ("_edges", "categories", "lower_edges", "thresholds", "upper_edges", "up")
+    __slots__ = ("_edges", "categories", "lower_edges", "thresholds", "up", "upper_edges")
 
     def __init__(
         self,
@@ -272,7 +279,9 @@ class Cuts:
             below += x > high
             above += x >= low
         top = np.int8(len(self.categories) - 1)
-        lo = np.select([censor == 1, censor == 2, censor == 3], [0, 0, above], point).astype(np.int8)
+        lo = np.select([censor == 1, censor == 2, censor == 3], [0, 0, above], point).astype(
+            np.int8
+        )
         hi = np.select([censor == 1, censor == 2, censor >= 3], [below, point, top], point).astype(
             np.int8
         )
@@ -305,17 +314,38 @@ class CompiledProfile:
         holotc = _first_line(pid, "holotc", profile.holotc)
         self.first_line = {"b12": b12, "holotc": holotc}
         mma_cats = (Category.NORMAL, Category.ELEVATED, Category.MARKEDLY_ELEVATED)
-        bands = [_cuts(pid, "mma", mma_cats, (("elevated", profile.mma.elevated), ("markedly_elevated", profile.mma.markedly_elevated)))]
+        bands = [
+            _cuts(
+                pid,
+                "mma",
+                mma_cats,
+                (
+                    ("elevated", profile.mma.elevated),
+                    ("markedly_elevated", profile.mma.markedly_elevated),
+                ),
+            )
+        ]
         ages = [-math.inf]
         for i, by_age in enumerate(sorted(profile.mma.elevated_by_age, key=lambda t: t.from_age)):
             if by_age.from_age <= ages[-1]:
                 raise InvalidProfileError(
-                    f"profile {pid!r}: mma.elevated_by_age has two entries from age {by_age.from_age:g}",
+                    f"profile {pid!r}: mma.elevated_by_age has two entries "
+                    f"from age {by_age.from_age:g}",
                     analyte="mma",
                     value=by_age.from_age,
                     unit="years",
                 )
-            bands.append(_cuts(pid, "mma", mma_cats, ((f"elevated_by_age[{i}]", by_age), ("markedly_elevated", profile.mma.markedly_elevated))))
+            bands.append(
+                _cuts(
+                    pid,
+                    "mma",
+                    mma_cats,
+                    (
+                        (f"elevated_by_age[{i}]", by_age),
+                        ("markedly_elevated", profile.mma.markedly_elevated),
+                    ),
+                )
+            )
             ages.append(by_age.from_age)
         self.mma_bands = tuple(bands)
         self.mma_ages = tuple(ages)
@@ -324,10 +354,22 @@ class CompiledProfile:
             pid,
             "hcy",
             (Category.NORMAL, Category.MODERATE, Category.INTERMEDIATE, Category.SEVERE),
-            (("elevated", hcy.elevated), ("intermediate", hcy.intermediate), ("severe", hcy.severe)),
+            (
+                ("elevated", hcy.elevated),
+                ("intermediate", hcy.intermediate),
+                ("severe", hcy.severe),
+            ),
         )
-        self.folate = _cuts(pid, "folate", (Category.LOW, Category.NORMAL), (("low", profile.folate.low),))
-        self.renal = _cuts(pid, "renal", (True, False), (("impaired", profile.renal.impaired),), unit="mL/min/1.73m2")
+        self.folate = _cuts(
+            pid, "folate", (Category.LOW, Category.NORMAL), (("low", profile.folate.low),)
+        )
+        self.renal = _cuts(
+            pid,
+            "renal",
+            (True, False),
+            (("impaired", profile.renal.impaired),),
+            unit="mL/min/1.73m2",
+        )
         c = profile.cb12
         from ._models import CB12Band
 
@@ -335,7 +377,12 @@ class CompiledProfile:
             pid,
             "cb12",
             tuple(CB12Band),
-            (("possible_deficiency", c.possible_deficiency), ("low", c.low), ("adequate", c.adequate), ("elevated", c.elevated)),
+            (
+                ("possible_deficiency", c.possible_deficiency),
+                ("low", c.low),
+                ("adequate", c.adequate),
+                ("elevated", c.elevated),
+            ),
             unit="1",
         )
         self.applies_from_age: float | None = None
@@ -343,7 +390,12 @@ class CompiledProfile:
             _fixed_unit(pid, "applies_from_age", profile.applies_from_age, "years")
             self.applies_from_age = profile.applies_from_age.value
         self.intervals: dict[tuple[str, int], ReferenceInterval] = {}
-        for key, cuts in (("b12", b12), ("holotc", holotc), ("hcy", self.hcy), ("folate", self.folate)):
+        for key, cuts in (
+            ("b12", b12),
+            ("holotc", holotc),
+            ("hcy", self.hcy),
+            ("folate", self.folate),
+        ):
             self.intervals[key, 0] = _interval(cuts)
         for i, cuts in enumerate(self.mma_bands):
             self.intervals["mma", i] = _interval(cuts)
@@ -371,7 +423,10 @@ class CompiledProfile:
 
 def _first_line(pid: str, analyte: str, block: FirstLineThresholds) -> Cuts:
     cats: tuple[Category, ...] = (Category.LOW, Category.INDETERMINATE, Category.NORMAL)
-    named: list[tuple[str, Threshold]] = [("low", block.low), ("indeterminate", block.indeterminate)]
+    named: list[tuple[str, Threshold]] = [
+        ("low", block.low),
+        ("indeterminate", block.indeterminate),
+    ]
     if block.above_reference is not None:
         cats += (Category.ABOVE_REFERENCE,)
         named.append(("above_reference", block.above_reference))
@@ -417,13 +472,16 @@ def _cuts(
             ) from None
         if threshold.value <= 0:
             raise InvalidProfileError(
-                f"profile {pid!r}: {group}.{name} must be a positive concentration, got {threshold.value:g}",
+                f"profile {pid!r}: {group}.{name} must be a positive concentration, "
+                f"got {threshold.value:g}",
                 analyte=group,
                 value=threshold.value,
                 unit=threshold.unit,
             )
         bounds.append(threshold.value * factor)
-    for (name_a, a), (name_b, b), bound_a, bound_b in zip(named, named[1:], bounds, bounds[1:], strict=False):
+    for (name_a, a), (name_b, b), bound_a, bound_b in zip(
+        named, named[1:], bounds, bounds[1:], strict=False
+    ):
         if not bound_a < bound_b:
             raise InvalidProfileError(
                 f"profile {pid!r}: {group}.{name_a} ({a.describe()}) must lie below "
@@ -450,10 +508,14 @@ def _interval(cuts: Cuts) -> ReferenceInterval:
     i = cuts.categories.index(Category.NORMAL)
     low = cuts.thresholds[i - 1] if i > 0 else None
     high = cuts.thresholds[i] if i < len(cuts.thresholds) else None
-    unit = (high or low).unit if (high or low) else ""
+    edge = high if high is not None else low
+    unit = edge.unit if edge is not None else ""
     parts: list[str] = []
     if low is not None:
-        parts.append(f"{'≥' if low.equal_goes_up else '>'} {low.value:g}" + ("" if low.unit == unit else f" {low.unit}"))
+        parts.append(
+            f"{'≥' if low.equal_goes_up else '>'} {low.value:g}"
+            + ("" if low.unit == unit else f" {low.unit}")
+        )
     if high is not None:
         parts.append(f"{'<' if high.equal_goes_up else '≤'} {high.value:g}")
     return ReferenceInterval(
@@ -490,7 +552,11 @@ def _read_data(name: str) -> dict[str, Any]:
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and not _is_threshold(value):
+        if (
+            isinstance(value, Mapping)
+            and isinstance(out.get(key), Mapping)
+            and not _is_threshold(value)
+        ):
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
@@ -506,7 +572,8 @@ def _validate(data: Mapping[str, Any], label: str) -> Profile:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise InvalidProfileError(f"profile {label} is invalid: {problems}") from None
     profile._compiled = CompiledProfile(profile)
@@ -560,14 +627,18 @@ def load_profile(source: str | Path | Mapping[str, Any]) -> Profile:
         try:
             text = path.read_text("utf-8")
         except OSError as exc:
-            raise InvalidProfileError(f"profile file {label} cannot be read: {exc.strerror}") from None
+            raise InvalidProfileError(
+                f"profile file {label} cannot be read: {exc.strerror}"
+            ) from None
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
             raise InvalidProfileError(f"profile file {label} is not valid {kind}: {exc}") from None
         if not isinstance(data, dict):
-            raise InvalidProfileError(f"profile file {label} must hold a table/object at the top level")
+            raise InvalidProfileError(
+                f"profile file {label} must hold a table/object at the top level"
+            )
     base_id = data.pop("base", None)
     if base_id is not None:
         if not isinstance(base_id, str):

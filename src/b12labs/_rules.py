@@ -115,7 +115,8 @@ class RuleState(NamedTuple):
 
 #: Number of values each RuleState field can take, in field order (for mixed-radix codes).
 STATE_CARDINALITIES: tuple[int, ...] = (
-    len(FL), len(FL), len(MMA), 2, len(HCY), len(FOL), len(Tri), 2, 2, 2, len(Tri), len(Tri), len(CB), 2,
+    len(FL), len(FL), len(MMA), 2, len(HCY), len(FOL), len(Tri),
+    2, 2, 2, len(Tri), len(Tri), len(CB), 2,
 )  # fmt: skip
 
 
@@ -186,7 +187,9 @@ def decide(s: RuleState) -> Decision:
                     findings.append("discordant_normal_mma")
         elif first_line == FL.INDETERMINATE:
             unclassifiable = FL.UNCLASSIFIABLE in present and FL.INDETERMINATE not in present
-            findings.append("first_line_unclassifiable" if unclassifiable else "first_line_indeterminate")
+            findings.append(
+                "first_line_unclassifiable" if unclassifiable else "first_line_indeterminate"
+            )
             status = functional_decides()
         else:
             findings.append("first_line_normal")
@@ -346,7 +349,9 @@ def _kind(analyte: str) -> str:
     return "first_line" if analyte in ("b12", "holotc") else analyte
 
 
-def reduce_range(analyte: str, lo: int, hi: int, categories: tuple[Category, ...]) -> tuple[int, Category]:
+def reduce_range(
+    analyte: str, lo: int, hi: int, categories: tuple[Category, ...]
+) -> tuple[int, Category]:
     """Level and reported category of a result whose category index lies in ``[lo, hi]``.
 
     An exact result has ``lo == hi``. A censored one spanning several categories keeps the

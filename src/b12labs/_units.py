@@ -151,7 +151,9 @@ def canonical_factor(analyte: str, unit_text: str) -> float:
     ureg = _registry()
     if dim == _MASS_PER_VOLUME and target_dim == _AMOUNT_PER_VOLUME:
         if info.molar_mass is None:
-            raise _incompatible(analyte, unit_text, f"is a mass unit, but {analyte} is reported in molar units only")
+            raise _incompatible(
+                analyte, unit_text, f"is a mass unit, but {analyte} is reported in molar units only"
+            )
         molar = one / ureg.Quantity(info.molar_mass, "g/mol")
         return float(molar.to(target.units).magnitude)
     if dim == _AMOUNT_PER_VOLUME and target_dim == _MASS_PER_VOLUME:
