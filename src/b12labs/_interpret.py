@@ -14,13 +14,16 @@ from ._models import (
     CB12Band,
     Censor,
     CombinedB12,
+    Finding,
     Interpretation,
     InterpretationCode,
     MarkerAssessment,
     Measurement,
+    NextStep,
     Panel,
     PatientContext,
     RiskFactor,
+    Status,
     coerce_measurement,
 )
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
@@ -92,26 +95,34 @@ def interpret(
 
 
 def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
-    age = panel.age
+    fields = panel.__dict__  # plain dict access: this loop is the hot path
+    age = fields["age"]
     markers: dict[Any, MarkerAssessment] = {}
     levels: dict[str, int] = {}
     exact: dict[str, float] = {}
     mma_check_unit = False
-    for analyte in MARKERS:
-        measurement: Measurement | None = getattr(panel, analyte)
+    for analyte in _MARKER_KEYS:
+        measurement: Measurement | None = fields[analyte]
         if measurement is None:
             continue
         value = measurement.value * canonical_factor(analyte, measurement.unit)
         band = cp.mma_band(age) if analyte == "mma" else 0
         cuts = cp.cuts_for(analyte, band)
         censor = measurement.censor
-        lo, hi = cuts.range(value, censor)
-        level, category = reduce_range(analyte, lo, hi, cuts.categories)
-        levels[analyte] = level
         if censor is None:
             exact[analyte] = value
-        if analyte == "mma" and censor not in (Censor.LT, Censor.LE):
-            mma_check_unit = value > _check_unit_above()
+            i = cuts.point(value)
+            level, category = reduce_range(analyte, i, i, cuts.categories)
+            code = CATEGORY_CODES[category]
+        else:
+            lo, hi = cuts.range(value, censor)
+            level, category = reduce_range(analyte, lo, hi, cuts.categories)
+            code = CENSOR_CODES[censor]
+        levels[analyte] = level
+        if analyte == "mma":
+            # a '<' or '<=' bound proves nothing about a very high value
+            upper_bounded = censor is Censor.LT or censor is Censor.LE
+            mma_check_unit = not upper_bounded and value > _check_unit_above()
         markers[analyte] = MarkerAssessment(
             analyte=analyte,
             value=value,
@@ -120,7 +131,7 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
             original_value=measurement.value,
             original_unit=measurement.unit,
             category=category,
-            interpretation_code=CENSOR_CODES[censor] if censor else CATEGORY_CODES[category],
+            interpretation_code=code,
             reference_interval=cp.intervals[analyte, band],
         )
 
@@ -150,15 +161,14 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
             cp.applies_from_age is not None and age is not None and age < cp.applies_from_age
         ),
     )
-    decision = decide(state)
-    texts = catalog()
+    status, summary, findings, next_steps = _resolved(state)
     profile = cp.profile
     return Interpretation(
-        status=decision.status,
-        summary=texts.summaries[decision.status],
+        status=status,
+        summary=summary,
         markers=markers,
-        findings=tuple(texts.findings[c] for c in decision.findings),
-        next_steps=tuple(texts.next_steps[c] for c in decision.next_steps),
+        findings=findings,
+        next_steps=next_steps,
         cb12=combined,
         patient=PatientContext(
             age=age,
@@ -175,6 +185,22 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
         profile_id=profile.id,
         profile_version=profile.version,
         library_version=__version__,
+    )
+
+
+_MARKER_KEYS: tuple[str, ...] = tuple(str(m) for m in MARKERS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(state: RuleState) -> tuple[Status, str, tuple[Finding, ...], tuple[NextStep, ...]]:
+    """The decision for a state with its shared Finding and NextStep objects."""
+    decision = decide(state)
+    texts = catalog()
+    return (
+        decision.status,
+        texts.summaries[decision.status],
+        tuple(texts.findings[c] for c in decision.findings),
+        tuple(texts.next_steps[c] for c in decision.next_steps),
     )
 
 
@@ -219,16 +245,17 @@ def _combined(exact: dict[str, float], age: float | None, cp: CompiledProfile) -
     if age is None:
         missing.append("age")
     if missing:
-        return CombinedB12(reason=_cb12_reason(tuple(missing)))
+        return _cb12_missing(tuple(missing))
     value = cb12_value(exact["holotc"], exact["b12"], exact["mma"], exact["hcy"], age)  # type: ignore[arg-type]
     return CombinedB12(value=value, band=_CB12_BANDS[cp.cb12.point(value)])
 
 
 @functools.cache
-def _cb12_reason(missing: tuple[str, ...]) -> str:
-    return (
-        "cB12 needs exact (uncensored) holoTC, total B12, MMA and homocysteine, and age; "
-        f"missing or censored: {', '.join(missing)}"
+def _cb12_missing(missing: tuple[str, ...]) -> CombinedB12:
+    # Shared frozen object: the same reason for every result missing the same inputs.
+    return CombinedB12(
+        reason="cB12 needs exact (uncensored) holoTC, total B12, MMA and homocysteine, and "
+        f"age; missing or censored: {', '.join(missing)}"
     )
 
 

@@ -1,0 +1,101 @@
+"""Benchmark of the single-panel path and of the cold import.
+
+Targets (issue #2), all measured in this one run so the ratios compare like with like:
+
+* ``interpret()`` on a panel of B12, MMA, homocysteine and age: median <= 25 µs after
+  warm-up, and <= 15 x the cost of constructing the input ``Panel`` alone.
+* Cold ``python -c "import b12labs"``: <= 0.6 x ``python -c "import pandas"``.
+
+Run:  python benchmarks/bench_interpret.py [--quick]
+
+The machine is shared and noisy: every figure is a median over many batches, and the
+import timings interleave the commands so that load affects both alike. The script prints
+the figures and whether each target was met; it is not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import b12labs
+from b12labs import Panel, interpret
+
+PANEL_KWARGS = {"b12": "150 pmol/L", "mma": "0.52 umol/L", "hcy": "12 umol/L", "age": 70}
+
+
+def per_call_median(fn: Callable[[], object], *, batches: int, per_batch: int) -> float:
+    """Median over batches of the mean time of one call, in seconds."""
+    for _ in range(per_batch):  # warm-up: caches (units, profiles, rules) are filled here
+        fn()
+    samples = []
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(per_batch):
+            fn()
+        samples.append((time.perf_counter() - start) / per_batch)
+    return statistics.median(samples)
+
+
+def cold_command_seconds(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
+    args = parser.parse_args()
+    batches, per_batch, import_runs = (15, 500, 5) if args.quick else (41, 2000, 15)
+
+    panel = Panel(**PANEL_KWARGS)
+    t_panel = per_call_median(lambda: Panel(**PANEL_KWARGS), batches=batches, per_batch=per_batch)
+    t_interpret = per_call_median(lambda: interpret(panel), batches=batches, per_batch=per_batch)
+    t_keywords = per_call_median(
+        lambda: interpret(**PANEL_KWARGS), batches=batches, per_batch=per_batch
+    )
+
+    # Interleave the three commands so background load hits each of them alike.
+    commands = {
+        "python -c pass": "pass",
+        "python -c 'import b12labs'": "import b12labs",
+        "python -c 'import pandas'": "import pandas",
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(import_runs):
+        for name, code in commands.items():
+            times[name].append(cold_command_seconds(code))
+    cold = {name: statistics.median(values) for name, values in times.items()}
+    t_b12labs = cold["python -c 'import b12labs'"]
+    t_pandas = cold["python -c 'import pandas'"]
+    t_bare = cold["python -c pass"]
+
+    print(f"b12labs {b12labs.__version__}, Python {sys.version.split()[0]}")
+    print(f"panel: {PANEL_KWARGS}")
+    print(f"Panel(...) construction        median {t_panel * 1e6:8.2f} µs")
+    print(f"interpret(panel)               median {t_interpret * 1e6:8.2f} µs")
+    print(f"interpret(**keywords)          median {t_keywords * 1e6:8.2f} µs  (parsing included)")
+    ratio = t_interpret / t_panel
+    print(f"interpret(panel) / Panel(...)  ratio  {ratio:8.2f}")
+    for name, value in cold.items():
+        print(f"{name:<31}median {value * 1e3:8.1f} ms")
+    import_ratio = t_b12labs / t_pandas
+    net = (t_b12labs - t_bare) / max(t_pandas - t_bare, 1e-9)
+    print(f"import b12labs / import pandas ratio  {import_ratio:8.2f}  (net of start-up: {net:.2f})")
+    print()
+    checks = [
+        ("interpret(panel) median <= 25 µs", t_interpret <= 25e-6),
+        ("interpret(panel) <= 15 x Panel(...)", ratio <= 15),
+        ("cold import b12labs <= 0.6 x cold import pandas", import_ratio <= 0.6),
+    ]
+    for label, ok in checks:
+        print(f"{'met   ' if ok else 'MISSED'}  {label}")
+
+
+if __name__ == "__main__":
+    main()
