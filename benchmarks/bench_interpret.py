@@ -86,7 +86,7 @@ def main() -> None:
         print(f"{name:<31}median {value * 1e3:8.1f} ms")
     import_ratio = t_b12labs / t_pandas
     net = (t_b12labs - t_bare) / max(t_pandas - t_bare, 1e-9)
-    print(f"import b12labs / import pandas ratio  {import_ratio:8.2f}  (net of start-up: {net:.2f})")
+    print(f"import b12labs / import pandas ratio  {import_ratio:8.2f}  (net of start-up {net:.2f})")
     print()
     checks = [
         ("interpret(panel) median <= 25 µs", t_interpret <= 25e-6),

@@ -12,8 +12,10 @@ result = b12labs.interpret(
 )
 print(result.status.value, "-", result.summary)
 for key, m in result.markers.items():
-    print(f"{key}: {m.value:g} {m.unit} {m.category.value} [{m.interpretation_code.value}]"
-          f" normal {m.reference_interval.text}")
+    print(
+        f"{key}: {m.value:g} {m.unit} {m.category.value} [{m.interpretation_code.value}]"
+        f" normal {m.reference_interval.text}"
+    )
 for finding in result.findings:
     print(f"{finding.code}: {finding.message}")
 print("next:", [step.code for step in result.next_steps])

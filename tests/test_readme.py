@@ -10,7 +10,8 @@ from conftest import ROOT
 
 def _generator():
     spec = importlib.util.spec_from_file_location("gen_readme", ROOT / "docs" / "gen_readme.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -24,7 +25,8 @@ def test_readme_quickstart_is_current_output():
 def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
     readme = (ROOT / "README.md").read_text("utf-8")
     block = re.search(r"```bash\n(.*?)```", readme, re.S)
-    assert block is not None and readme.index(block.group(0)) < readme.index("## ")
+    assert block is not None
+    assert readme.index(block.group(0)) < readme.index("## ")
     commands = [line for line in block.group(1).splitlines() if line.strip()]
     assert len(commands) == 2
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
