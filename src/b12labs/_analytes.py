@@ -42,7 +42,7 @@ class AnalyteInfo(BaseModel):
         default=None, gt=0, description="g/mol; None: molar units only"
     )
     loinc: tuple[str, ...] = ()
-    plausible_min: float = Field(gt=0)
+    plausible_min: float = Field(ge=0)
     plausible_max: float = Field(gt=0)
     check_unit_above: float | None = Field(default=None, gt=0)
 

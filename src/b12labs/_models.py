@@ -12,7 +12,7 @@ import numbers
 import re
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -422,10 +422,6 @@ class Panel(_Frozen):
     recent_b12_treatment: bool | None = None
     nitrous_oxide: bool | None = None
 
-    # Plausible ranges of the numeric context fields: engineering limits, not clinical ones.
-    _AGE_RANGE: ClassVar[tuple[float, float]] = (0.0, 130.0)
-    _EGFR_RANGE: ClassVar[tuple[float, float]] = (0.0, 250.0)
-
     @field_validator("b12", "holotc", "mma", "hcy", "folate", "creatinine", mode="before")
     @classmethod
     def _measurement(cls, value: Any, info: Any) -> Measurement | None:
@@ -440,9 +436,9 @@ class Panel(_Frozen):
             return None
         name = info.field_name
         number = _number(value, name, None, value)
-        low, high = cls._AGE_RANGE if name == "age" else cls._EGFR_RANGE
+        info = analyte_info(name)  # plausible range: data, like the markers' ranges
+        low, high, unit = info.plausible_min, info.plausible_max, info.canonical_unit
         if not low <= number <= high:
-            unit = "years" if name == "age" else "mL/min/1.73 m2"
             raise ImplausibleValueError(
                 f"{name}: {number:g} {unit} is outside the plausible range "
                 f"{low:g} to {high:g} {unit}",
