@@ -11,13 +11,14 @@ import math
 import numbers
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._analytes import Analyte, analyte_info
-from ._exceptions import B12LabsError, ImplausibleValueError, InvalidValueError
+from ._exceptions import B12LabsError, ImplausibleValueError, InvalidValueError, UnitError
 from ._units import accepted_units, canonical_factor
 
 __all__ = [
@@ -215,7 +216,7 @@ _CENSOR_SPELLINGS: dict[str, Censor] = {
 # "<50 pg/mL", "≤ 0.05 umol/L", "1,234 ng/L", "350", ".5 umol/L", "2e3 pmol/L"
 _MEASUREMENT_TEXT = re.compile(
     r"""^\s*(?P<censor><=|>=|=<|=>|≤|≥|<|>)?\s*
-        (?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?
+        (?P<number>[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?
                   |[+-]?\.\d+(?:[eE][+-]?\d+)?)
         (?P<unit>.*?)\s*$""",
     re.VERBOSE,
@@ -224,7 +225,9 @@ _DECIMAL_COMMA = re.compile(r"^\s*[<>≤≥=]*\s*\d+,\d+(?!\d)")
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[\s\-/']+", "_", text.strip().lower()).strip("_")
+    # "Crohn's disease" -> "crohns_disease"; "pins-and-needles" -> "pins_and_needles"
+    text = text.strip().lower().replace("'", "").replace("\u2019", "")
+    return re.sub(r"[\s\-/]+", "_", text).strip("_")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -239,13 +242,24 @@ class Measurement(_Frozen):
     """
 
     value: float = Field(description="The number as reported (the bound of a censored result).")
-    unit: str = Field(min_length=1, description="The unit as reported, e.g. 'pg/mL'.")
+    unit: str = Field(description="The unit as reported, e.g. 'pg/mL'.")
     censor: Censor | None = Field(default=None, description="'<', '<=', '>' or '>=' if censored.")
 
     @field_validator("value", mode="before")
     @classmethod
     def _finite_non_negative(cls, value: Any) -> float:
         return _number(value, None, None, value)
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _unit_given(cls, unit: Any) -> str:
+        if not isinstance(unit, str) or not unit.strip():
+            raise InvalidValueError(
+                f"unit: {unit!r} is not a unit; give the unit as text, e.g. 'pmol/L' "
+                "(b12labs never guesses a unit)",
+                unit=unit if isinstance(unit, str) else None,
+            )
+        return unit.strip()
 
     @classmethod
     def parse(cls, text: str, *, analyte: str | None = None) -> Measurement:
@@ -292,7 +306,8 @@ def _number(value: Any, analyte: str | None, unit: str | None, shown: Any) -> fl
     what = analyte or "value"
     if isinstance(value, bool) or not isinstance(value, int | float):
         try:
-            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            # numpy scalars are numbers.Real; Decimal comes from SQL NUMERIC columns
+            if not isinstance(value, numbers.Real | Decimal) or isinstance(value, bool):
                 raise TypeError
             value = float(value)
         except (TypeError, ValueError):
@@ -305,7 +320,7 @@ def _number(value: Any, analyte: str | None, unit: str | None, shown: Any) -> fl
     number = float(value)
     if not math.isfinite(number) or number < 0:
         raise InvalidValueError(
-            f"{what}: {shown!r}{_unit_suffix(unit)} is not a usable result; "
+            f"{what}: {shown!r}{_unit_suffix(unit, shown)} is not a usable result; "
             "a finite, non-negative number is required",
             analyte=analyte,
             value=shown,
@@ -314,8 +329,10 @@ def _number(value: Any, analyte: str | None, unit: str | None, shown: Any) -> fl
     return number
 
 
-def _unit_suffix(unit: str | None) -> str:
-    return f" {unit}" if unit else ""
+def _unit_suffix(unit: str | None, shown: Any) -> str:
+    if not unit or (isinstance(shown, str) and unit in shown):
+        return ""
+    return f" {unit}"
 
 
 def coerce_measurement(value: Any, analyte: str) -> Measurement:
@@ -331,6 +348,14 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement:
         measurement = Measurement.parse(value, analyte=analyte)
     elif isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], str):
         number = _number(value[0], analyte, value[1], value[0])
+        if not value[1].strip():
+            raise InvalidValueError(
+                f"{analyte}: {number:g} has an empty unit; b12labs never guesses a unit"
+                f"{_accepted_hint(analyte)}",
+                analyte=analyte,
+                value=value[0],
+                unit=value[1],
+            )
         measurement = Measurement(value=number, unit=value[1])
     elif hasattr(value, "magnitude") and hasattr(value, "units"):  # a pint Quantity
         unit_text = str(value.units)
@@ -353,7 +378,15 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement:
 
 def check_plausible(analyte: str, measurement: Measurement) -> float:
     """Check the unit and plausible range of ``measurement``; return its canonical value."""
-    factor = canonical_factor(analyte, measurement.unit)
+    try:
+        factor = canonical_factor(analyte, measurement.unit)
+    except UnitError as exc:  # add the value, which the cached unit lookup cannot know
+        raise type(exc)(
+            f"{exc.message} (value {measurement.value:g})",
+            analyte=analyte,
+            value=measurement.value,
+            unit=measurement.unit,
+        ) from None
     canonical = measurement.value * factor
     info = analyte_info(analyte)
     if not info.plausible_min <= canonical <= info.plausible_max:

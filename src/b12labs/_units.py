@@ -39,16 +39,16 @@ _LAB_UNITS: tuple[str, ...] = (
     "mol/L", "mmol/L", "umol/L", "umol/mL", "nmol/L", "nmol/dL", "nmol/mL",
     "pmol/L", "pmol/mL",
 )  # fmt: skip
-# Molar shorthands (µM, nM...). In upper case "MM" would be ambiguous with nothing else
-# in this table, so it maps to millimolar as laboratories use it.
-_MOLAR_SHORTHANDS: dict[str, str] = {
+ALIASES: dict[str, str] = {code.upper(): code for code in _LAB_UNITS}
+# Molar shorthands (µM, nM...) are matched exactly as written (after µ/mc -> u): upper-cased,
+# "MM" or "NM" would also be millimetres or nanometres, so they are never case-folded.
+MOLAR_SHORTHANDS: dict[str, str] = {
     "M": "mol/L",
-    "MM": "mmol/L",
-    "UM": "umol/L",
-    "NM": "nmol/L",
-    "PM": "pmol/L",
+    "mM": "mmol/L",
+    "uM": "umol/L",
+    "nM": "nmol/L",
+    "pM": "pmol/L",
 }
-ALIASES: dict[str, str] = {code.upper(): code for code in _LAB_UNITS} | _MOLAR_SHORTHANDS
 
 _MICRO = re.compile(r"[µμ]|(?i:mc)(?=(?i:g|mol))")
 _SPACES = re.compile(r"\s+")
@@ -73,7 +73,7 @@ def _registry() -> pint.UnitRegistry[Any]:
 def _parse(unit_text: str) -> tuple[pint.Quantity[Any], str]:
     """Parse a unit text once: return (1 of that unit as a pint quantity, UCUM-ish code)."""
     compact = normalize_unit_text(unit_text)
-    code = ALIASES.get(compact.upper())
+    code = MOLAR_SHORTHANDS.get(compact) or ALIASES.get(compact.upper())
     ureg = _registry()
     if code is None:
         code = compact
