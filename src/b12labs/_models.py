@@ -538,7 +538,7 @@ class ReferenceInterval(_Output):
     high: float | None = None
     high_inclusive: bool = True
     unit: str
-    text: str = Field(description="Human-readable form, e.g. '> 350 to 914 ng/L'.")
+    text: str = Field(description="Human-readable form, e.g. '> 350 and ≤ 914 ng/L'.")
 
 
 class MarkerAssessment(_Output):

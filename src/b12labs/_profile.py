@@ -550,21 +550,19 @@ def _read_data(name: str) -> dict[str, Any]:
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay ``override`` on ``base`` one level deep.
+
+    Blocks (``b12``, ``mma``, ``sources``...) are merged key by key; what a block holds (a
+    threshold, a source, a list of age thresholds) is replaced as a whole, so a threshold
+    never inherits a number, unit or source from the base.
+    """
     out = dict(base)
     for key, value in override.items():
-        if (
-            isinstance(value, Mapping)
-            and isinstance(out.get(key), Mapping)
-            and not _is_threshold(value)
-        ):
-            out[key] = _merge(out[key], value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = {**out[key], **value}
         else:
             out[key] = value
     return out
-
-
-def _is_threshold(value: Mapping[str, Any]) -> bool:
-    return any(k in value for k in ("below", "up_to", "above", "from"))
 
 
 def _validate(data: Mapping[str, Any], label: str) -> Profile:
