@@ -820,3 +820,46 @@ def test_threshold_values_are_finite():
         b12labs.load_profile(
             lab_data(low={"below": math.inf, "unit": "ng/L", "source": "example-lab"})
         )
+
+
+# --- regressions found in review -------------------------------------------------------
+
+
+def _lab(**extra):
+    data = {
+        "id": "example-lab",
+        "version": "1",
+        "title": "Example lab",
+        "base": "nice-ng239",
+        "sources": {"example-lab": {"citation": "Example laboratory reference ranges"}},
+    }
+    data.update(extra)
+    return data
+
+
+def test_profile_with_base_must_name_itself():
+    """A lab profile on top of NICE must not report itself as NICE."""
+    data = _lab()
+    del data["id"]
+    with pytest.raises(b12labs.InvalidProfileError, match="id"):
+        b12labs.load_profile(data)
+
+
+def test_applies_from_age_is_replaced_whole_and_its_edge_is_used():
+    # 'above 18': an 18-year-old is below the population, an 18.5-year-old is in it.
+    loaded = b12labs.load_profile(
+        _lab(applies_from_age={"above": 18, "unit": "years", "source": "example-lab"})
+    )
+    assert loaded.applies_from_age is not None
+    assert loaded.applies_from_age.evidence == "unconfirmed"  # not inherited from NICE
+    at_18 = b12labs.interpret(b12="300 pmol/L", age=18, profile=loaded)
+    after_18 = b12labs.interpret(b12="300 pmol/L", age=18.5, profile=loaded)
+    assert "below_guideline_age" in at_18.finding_codes
+    assert "below_guideline_age" not in after_18.finding_codes
+
+
+def test_applies_from_age_rejects_an_upper_edge():
+    with pytest.raises(b12labs.InvalidProfileError, match="applies_from_age"):
+        b12labs.load_profile(
+            _lab(applies_from_age={"below": 16, "unit": "years", "source": "example-lab"})
+        )

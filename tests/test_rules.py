@@ -500,3 +500,13 @@ def test_above_reference_and_severe_homocysteine_never_change_the_status(state):
         assert decide(state).status == decide(state._replace(holotc=FL.NORMAL)).status
     if state.hcy == HCY.SEVERE:
         assert decide(state).status == decide(state._replace(hcy=HCY.MODERATE)).status
+
+
+def test_markedly_elevated_mma_with_renal_impairment_is_not_called_mild():
+    """Spec 3.3: MMA markedly elevated with renal impairment is borderline, and the renal
+    finding must not claim the MMA is 'not markedly' elevated."""
+    result = b12labs.interpret(b12="500 pmol/L", mma="1.0 umol/L", egfr=30)
+    assert result.status is b12labs.Status.BORDERLINE
+    assert "mma_markedly_elevated" in result.finding_codes
+    renal = next(f for f in result.findings if f.code == "mma_may_reflect_renal_impairment")
+    assert "not markedly" not in renal.message

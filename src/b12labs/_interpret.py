@@ -158,7 +158,9 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
         risk_factors=Tri.UNKNOWN if risks is None else (Tri.YES if risks else Tri.NO),
         cb12=_CB12_LEVEL[combined.band],
         below_guideline_age=(
-            cp.applies_from_age is not None and age is not None and age < cp.applies_from_age
+            cp.applies_from_age is not None
+            and age is not None
+            and cp.applies_from_age.point(age) == 0
         ),
     )
     status, summary, findings, next_steps = _resolved(state)

@@ -385,10 +385,16 @@ class CompiledProfile:
             ),
             unit="1",
         )
-        self.applies_from_age: float | None = None
+        # The age from which the profile applies, as Cuts on age: index 0 = younger.
+        self.applies_from_age: Cuts | None = None
         if profile.applies_from_age is not None:
-            _fixed_unit(pid, "applies_from_age", profile.applies_from_age, "years")
-            self.applies_from_age = profile.applies_from_age.value
+            self.applies_from_age = _cuts(
+                pid,
+                "age",
+                (False, True),
+                (("applies_from_age", profile.applies_from_age),),
+                unit="years",
+            )
         self.intervals: dict[tuple[str, int], ReferenceInterval] = {}
         for key, cuts in (
             ("b12", b12),
@@ -549,6 +555,9 @@ def _read_data(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+_BLOCKS = frozenset({"sources", "b12", "holotc", "mma", "hcy", "folate", "renal", "cb12"})
+
+
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Overlay ``override`` on ``base`` one level deep.
 
@@ -558,7 +567,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     """
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if key in _BLOCKS and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = {**out[key], **value}
         else:
             out[key] = value
@@ -642,6 +651,9 @@ def load_profile(source: str | Path | Mapping[str, Any]) -> Profile:
         if not isinstance(base_id, str):
             raise InvalidProfileError(f"profile {label}: 'base' must be a shipped profile id")
         base = _merge(_read_data("_common"), _read_data(get_profile(base_id).id))
+        # A laboratory's profile is not the base profile: it must name itself.
+        for own in ("id", "version", "title", "description"):
+            base.pop(own, None)
     else:
         base = _read_data("_common")
     return _validate(_merge(base, data), label)

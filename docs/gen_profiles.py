@@ -1,0 +1,278 @@
+"""Regenerate the profile tables of docs/profiles.md and the evidence tables of docs/sources.md.
+
+Everything between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in those files is
+written from the shipped profiles (``b12labs.get_profile(id).thresholds()`` and ``.sources``),
+and the validation messages are produced by running ``b12labs.load_profile`` on bad profiles,
+so the documentation cannot drift from the data.
+
+Run from the project root:
+
+    python docs/gen_profiles.py           rewrite the generated regions in place
+    python docs/gen_profiles.py --check   change nothing; exit 1 with a diff if a region is stale
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import b12labs
+from b12labs import Source, Threshold
+from b12labs._profile import DEFAULT_PROFILE, AgeThreshold, _read_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_codes import DOCS, num, run, table
+
+SCRIPT = "docs/gen_profiles.py"
+
+
+def _own_paths(profile_id: str) -> set[str]:
+    """Dotted paths that the profile's own TOML file sets (the rest come from _common.toml)."""
+    raw = _read_data(profile_id)
+    paths = set()
+    for key, value in raw.items():
+        if key == "applies_from_age":
+            paths.add(key)
+        elif isinstance(value, dict) and key != "sources":
+            for name, item in value.items():
+                if isinstance(item, list):
+                    paths.update(f"{key}.{name}[{i}]" for i in range(len(item)))
+                else:
+                    paths.add(f"{key}.{name}")
+    return paths
+
+
+def _short(threshold: Threshold) -> str:
+    text = threshold.describe()
+    if isinstance(threshold, AgeThreshold):
+        text += f", from age {num(threshold.from_age)}"
+    return text
+
+
+def _all_paths() -> list[str]:
+    paths: list[str] = []
+    for pid in b12labs.list_profiles():
+        for path in b12labs.get_profile(pid).thresholds():
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _overview() -> str:
+    ids = b12labs.list_profiles()
+    rows = []
+    for path in _all_paths():
+        cells = []
+        for pid in ids:
+            threshold = b12labs.get_profile(pid).thresholds().get(path)
+            cells.append(_short(threshold) if threshold is not None else "none")
+        rows.append((f"`{path}`", *cells))
+    return table(("threshold", *(f"`{pid}`" for pid in ids)), rows)
+
+
+def _profile_sections() -> str:
+    out = []
+    for pid in b12labs.list_profiles():
+        profile = b12labs.get_profile(pid)
+        own = _own_paths(pid)
+        default = " The default profile." if pid == DEFAULT_PROFILE else ""
+        rows = []
+        cited: list[str] = []
+        for path, t in profile.thresholds().items():
+            rows.append(
+                (
+                    f"`{path}`",
+                    t.edge,
+                    num(t.value),
+                    t.unit,
+                    num(t.from_age) if isinstance(t, AgeThreshold) else "",
+                    t.evidence,
+                    f"`{t.source}`",
+                    "profile" if path in own else "`_common`",
+                )
+            )
+            if t.source not in cited:
+                cited.append(t.source)
+        sources = []
+        for key in cited:
+            source = profile.sources[key]
+            link = f" <{source.url}>" if source.url else ""
+            sources.append((f"`{key}`", source.citation + link))
+        out.append(
+            f"### `{pid}`\n\n"
+            f"**{profile.title}**, version {profile.version}.{default}\n\n"
+            f"{profile.description}\n\n"
+            + table(
+                (
+                    "threshold",
+                    "edge",
+                    "value",
+                    "unit",
+                    "from age",
+                    "evidence",
+                    "source",
+                    "set in",
+                ),
+                rows,
+            )
+            + f"\n\nSources cited by `{pid}`:\n\n"
+            + table(("key", "citation"), sources)
+        )
+    return "\n\n".join(out)
+
+
+# Bad profiles whose real error messages the documentation shows.
+_BAD_PROFILES: tuple[tuple[str, str], ...] = (
+    (
+        "a low threshold above the indeterminate upper bound",
+        """\
+id = "mylab-2025"
+version = "2025.1"
+title = "My laboratory"
+base = "nice-ng239"
+
+[sources.mylab]
+citation = "My laboratory handbook, 2025."
+
+[b12]
+low = { below = 300, unit = "pmol/L", source = "mylab" }
+indeterminate = { up_to = 250, unit = "pmol/L", source = "mylab" }
+""",
+    ),
+    (
+        "a source key that the profile does not define",
+        """\
+id = "mylab-2025"
+version = "2025.1"
+title = "My laboratory"
+base = "nice-ng239"
+
+[mma]
+elevated = { above = 0.35, unit = "umol/L", source = "mylab" }
+""",
+    ),
+    (
+        "a unit that is not a concentration of the analyte",
+        """\
+id = "mylab-2025"
+version = "2025.1"
+title = "My laboratory"
+base = "nice-ng239"
+
+[hcy]
+elevated = { above = 15, unit = "%", source = "arup-hcy" }
+""",
+    ),
+    (
+        "an edge that does not fit the threshold",
+        """\
+id = "mylab-2025"
+version = "2025.1"
+title = "My laboratory"
+base = "nice-ng239"
+
+[b12]
+low = { above = 180, unit = "ng/L", source = "nice-ng239" }
+""",
+    ),
+    (
+        "a misspelt key and a missing block (no base, so b12 is required)",
+        """\
+id = "mylab-2025"
+version = "2025.1"
+title = "My laboratory"
+
+[mma]
+elevated = { above = 0.40, unit = "umol/L", source = "nice-ng239" }
+
+[hcy]
+elevated = { above = 15, unit = "umol/L", source = "nice-ng239", evidnce = "confirmed" }
+""",
+    ),
+)
+
+
+def _errors() -> str:
+    out = []
+    for what, text in _BAD_PROFILES:
+        try:
+            b12labs.load_profile(tomllib.loads(text))
+        except b12labs.InvalidProfileError as exc:
+            message = f"{type(exc).__name__}: {exc}"
+        else:  # pragma: no cover - a bad example that loads is a documentation bug
+            raise SystemExit(f"{SCRIPT}: the bad profile example ({what}) loaded without error")
+        out.append(f"**{what.capitalize()}:**\n\n```toml\n{text}```\n\n```text\n{message}\n```")
+    return "\n\n".join(out)
+
+
+def render_profiles() -> dict[str, str]:
+    return {"overview": _overview(), "profiles": _profile_sections(), "errors": _errors()}
+
+
+def _evidence() -> str:
+    """Each distinct threshold that is not confirmed, with the profiles that use it."""
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for pid in b12labs.list_profiles():
+        for path, t in b12labs.get_profile(pid).thresholds().items():
+            if t.evidence != "confirmed":
+                groups.setdefault((path, _short(t), t.evidence, t.source), []).append(pid)
+    rows = [
+        (f"`{path}`", text, evidence, f"`{source}`", _profiles_text(pids))
+        for (path, text, evidence, source), pids in groups.items()
+    ]
+    return table(("threshold", "value", "evidence", "source", "profiles"), rows)
+
+
+def _profiles_text(pids: list[str]) -> str:
+    if len(pids) == len(b12labs.list_profiles()):
+        return "all shipped profiles"
+    return ", ".join(f"`{p}`" for p in pids)
+
+
+@dataclass
+class _SourceUse:
+    source: Source
+    uses: dict[str, list[str]] = field(default_factory=dict)
+    evidence: set[str] = field(default_factory=set)
+
+
+def _source_index() -> str:
+    """Every source key cited by a shipped profile, with its citation and its thresholds."""
+    index: dict[str, _SourceUse] = {}
+    for pid in b12labs.list_profiles():
+        profile = b12labs.get_profile(pid)
+        for path, t in profile.thresholds().items():
+            entry = index.setdefault(t.source, _SourceUse(profile.sources[t.source]))
+            if entry.source != profile.sources[t.source]:
+                raise SystemExit(f"{SCRIPT}: source {t.source!r} differs between profiles")
+            entry.uses.setdefault(path, []).append(pid)
+            entry.evidence.add(t.evidence)
+    rows = []
+    for key, entry in index.items():
+        used = "; ".join(f"`{path}` ({_profiles_text(pids)})" for path, pids in entry.uses.items())
+        link = f" <{entry.source.url}>" if entry.source.url else ""
+        rows.append(
+            (f"`{key}`", entry.source.citation + link, used, ", ".join(sorted(entry.evidence)))
+        )
+    return table(("key", "citation", "thresholds citing it", "evidence"), rows)
+
+
+def render_sources() -> dict[str, str]:
+    return {"source-index": _source_index(), "evidence": _evidence()}
+
+
+RENDERERS: dict[Path, Callable[[], dict[str, str]]] = {
+    DOCS / "profiles.md": render_profiles,
+    DOCS / "sources.md": render_sources,
+}
+
+
+def main(argv: list[str]) -> int:
+    return run(RENDERERS, argv, SCRIPT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
