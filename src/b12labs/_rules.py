@@ -148,6 +148,7 @@ def decide(s: RuleState) -> Decision:
     mma_elevated = s.mma in (MMA.ELEVATED, MMA.MARKEDLY_ELEVATED)
     mma_marked = s.mma == MMA.MARKEDLY_ELEVATED
     mma_normal = s.mma == MMA.NORMAL
+    mma_finding = "mma_markedly_elevated" if mma_marked else "mma_elevated"
     hcy_elevated = s.hcy in (HCY.MODERATE, HCY.INTERMEDIATE, HCY.SEVERE)
     renal_impaired = s.renal == Tri.YES
 
@@ -157,7 +158,7 @@ def decide(s: RuleState) -> Decision:
             if renal_impaired and not mma_marked:
                 findings.append("mma_may_reflect_renal_impairment")
                 return Status.BORDERLINE
-            findings.append("mma_markedly_elevated" if mma_marked else "mma_elevated")
+            findings.append(mma_finding)
             return Status.DEFICIENCY_LIKELY
         if mma_normal:
             findings.append("mma_normal")
@@ -182,7 +183,7 @@ def decide(s: RuleState) -> Decision:
                 status = Status.DEFICIENCY_LIKELY
                 findings.append("first_line_low")
                 if mma_elevated:
-                    findings.append("mma_markedly_elevated" if mma_marked else "mma_elevated")
+                    findings.append(mma_finding)
                 elif mma_normal:
                     findings.append("discordant_normal_mma")
         elif first_line == FL.INDETERMINATE:
@@ -194,7 +195,7 @@ def decide(s: RuleState) -> Decision:
         else:
             findings.append("first_line_normal")
             if mma_elevated:
-                findings.append("mma_markedly_elevated" if mma_marked else "mma_elevated")
+                findings.append(mma_finding)
                 findings.append("functional_deficiency_possible")
                 steps.append("assess_nitrous_oxide_exposure")
                 if mma_marked and not renal_impaired:

@@ -114,9 +114,11 @@ def _dims_ok(unit: str, canonical: str) -> bool:
     return _dimension_of(_parse(unit)[0]) == _dimension_of(_parse(canonical)[0])
 
 
-def _incompatible(analyte: str, unit_text: str, why: str) -> IncompatibleUnitError:
+def _unit_error(
+    kind: type[UnknownUnitError | IncompatibleUnitError], analyte: str, unit_text: str, why: str
+) -> UnknownUnitError | IncompatibleUnitError:
     accepted = ", ".join(accepted_units(analyte))
-    return IncompatibleUnitError(
+    return kind(
         f"{analyte}: unit {unit_text!r} {why}; accepted units for {analyte}: {accepted} "
         "(and equivalent spellings such as µmol/L, umol/l, PMOL/L)",
         analyte=analyte,
@@ -136,13 +138,7 @@ def canonical_factor(analyte: str, unit_text: str) -> float:
     try:
         one, _code = _parse(unit_text)
     except UnknownUnitError:
-        accepted = ", ".join(accepted_units(analyte))
-        raise UnknownUnitError(
-            f"{analyte}: unknown unit {unit_text!r}; accepted units for {analyte}: {accepted} "
-            "(and equivalent spellings such as µmol/L, umol/l, PMOL/L)",
-            analyte=analyte,
-            unit=unit_text,
-        ) from None
+        raise _unit_error(UnknownUnitError, analyte, unit_text, "is not a known unit") from None
     target, _ = _parse(info.canonical_unit)
     dim = _dimension_of(one)
     target_dim = _dimension_of(target)
@@ -151,8 +147,11 @@ def canonical_factor(analyte: str, unit_text: str) -> float:
     ureg = _registry()
     if dim == _MASS_PER_VOLUME and target_dim == _AMOUNT_PER_VOLUME:
         if info.molar_mass is None:
-            raise _incompatible(
-                analyte, unit_text, f"is a mass unit, but {analyte} is reported in molar units only"
+            raise _unit_error(
+                IncompatibleUnitError,
+                analyte,
+                unit_text,
+                f"is a mass unit, but {analyte} is reported in molar units only",
             )
         molar = one / ureg.Quantity(info.molar_mass, "g/mol")
         return float(molar.to(target.units).magnitude)
@@ -160,7 +159,7 @@ def canonical_factor(analyte: str, unit_text: str) -> float:
         assert info.molar_mass is not None  # every mass-canonical analyte has a molar mass
         mass = one * ureg.Quantity(info.molar_mass, "g/mol")
         return float(mass.to(target.units).magnitude)
-    raise _incompatible(analyte, unit_text, "is not a concentration")
+    raise _unit_error(IncompatibleUnitError, analyte, unit_text, "is not a concentration")
 
 
 def convert(value: float, from_unit: str, to_unit: str, *, analyte: str) -> float:
