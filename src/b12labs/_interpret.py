@@ -236,7 +236,7 @@ def _egfr(panel: Panel) -> tuple[float | None, Any]:
     if panel.age < equation_constants()["ckd_epi_2021"]["min_age"]:
         return None, None
     mg_dl = creatinine.value * canonical_factor("creatinine", creatinine.unit)
-    return egfr_ckd_epi_2021(mg_dl, panel.age, panel.sex), "ckd-epi-2021"
+    return float(egfr_ckd_epi_2021(mg_dl, panel.age, panel.sex)), "ckd-epi-2021"
 
 
 _CB12_INPUTS = ("holotc", "b12", "mma", "hcy")
@@ -248,7 +248,7 @@ def _combined(exact: dict[str, float], age: float | None, cp: CompiledProfile) -
         missing.append("age")
     if missing:
         return _cb12_missing(tuple(missing))
-    value = cb12_value(exact["holotc"], exact["b12"], exact["mma"], exact["hcy"], age)  # type: ignore[arg-type]
+    value = float(cb12_value(exact["holotc"], exact["b12"], exact["mma"], exact["hcy"], age))
     return CombinedB12(value=value, band=_CB12_BANDS[cp.cb12.point(value)])
 
 
@@ -289,7 +289,7 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
         values[analyte] = measurement.value * canonical_factor(analyte, measurement.unit)
     checked = Panel(age=age).age
     assert checked is not None
-    return cb12_value(values["holotc"], values["b12"], values["mma"], values["hcy"], checked)
+    return float(cb12_value(values["holotc"], values["b12"], values["mma"], values["hcy"], checked))
 
 
 @functools.cache
