@@ -284,7 +284,6 @@ def test_measurement_constructor_rejects_unusable_values(value: object) -> None:
         ("abc", "pmol/L"),
         "-5 pmol/L",
         "abc",
-        "pending",
         True,
         object(),
         (150, "pmol/L", "extra"),
@@ -692,3 +691,13 @@ def test_pickled_error_raised_by_the_library_keeps_its_fields() -> None:
     assert type(copy) is b12labs.ImplausibleValueError
     assert (copy.analyte, copy.value, copy.unit) == ("b12", 0.3, "pg/mL")
     assert "check the unit" in str(copy)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS, ids=ENTRY_IDS)
+@pytest.mark.parametrize("text", ["N/A", "pending", " hemolysed ", "", "na", "--"])
+def test_no_result_texts_are_missing_not_errors(entry: Callable[..., object], text: str) -> None:
+    """Exports write "N/A", "pending" or "hemolysed" where there is no result: missing is
+    missing (b12labs.MISSING_TOKENS), so the marker is simply absent."""
+    result = b12labs.interpret(b12=text, mma="0.2 umol/L")
+    assert "b12" not in result.markers
+    assert entry(b12=text) is not None

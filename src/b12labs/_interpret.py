@@ -278,6 +278,10 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
         if isinstance(given, int | float) and not isinstance(given, bool):
             given = Measurement(value=given, unit=_canonical_unit(analyte))
         measurement = coerce_measurement(given, analyte)
+        if measurement is None:
+            raise InvalidValueError(
+                f"{analyte}: cB12 needs a value, got {given!r}", analyte=analyte
+            )
         if measurement.censor is not None:
             raise InvalidValueError(
                 f"{analyte}: cB12 needs an exact value, not the censored result "

@@ -213,14 +213,26 @@ _CENSOR_SPELLINGS: dict[str, Censor] = {
     ">": Censor.GT, ">=": Censor.GE, "≥": Censor.GE, "=>": Censor.GE,
 }  # fmt: skip
 
-# "<50 pg/mL", "≤ 0.05 umol/L", "1,234 ng/L", "350", ".5 umol/L", "2e3 pmol/L"
-_MEASUREMENT_TEXT = re.compile(
-    r"""^\s*(?P<censor><=|>=|=<|=>|≤|≥|<|>)?\s*
-        (?P<number>[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?
-                  |[+-]?\.\d+(?:[eE][+-]?\d+)?)
-        (?P<unit>.*?)\s*$""",
-    re.VERBOSE,
+# "<50 pg/mL", "≤ 0.05 umol/L", "1,234 ng/L", "350", ".5 umol/L", "2e3 pmol/L". Written with
+# explicit ASCII classes so that Python's re and RE2 (pyarrow, the batch path) read it alike.
+CENSOR_PATTERN = "<=|>=|=<|=>|≤|≥|<|>"
+NUMBER_PATTERN = (
+    r"[+-]?(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+    r"|[+-]?\.[0-9]+(?:[eE][+-]?[0-9]+)?"
 )
+MEASUREMENT_PATTERN = (
+    rf"^[ \t\r\n\f\v]*(?P<censor>{CENSOR_PATTERN})?[ \t\r\n\f\v]*(?P<number>{NUMBER_PATTERN})"
+    r"[ \t\r\n\f\v]*(?P<unit>.*?)[ \t\r\n\f\v]*$"
+)
+_MEASUREMENT_TEXT = re.compile(MEASUREMENT_PATTERN, re.DOTALL)
+#: Cell texts that mean "no result" (compared trimmed and lower-cased): missing, not an error.
+MISSING_TOKENS: frozenset[str] = frozenset(
+    {
+        "", "na", "n/a", "n.a.", "nan", "none", "null", "-", "--", ".", "?",
+        "pending", "not done", "not tested", "cancelled", "canceled",
+        "hemolysed", "haemolysed", "hemolyzed", "haemolyzed", "qns", "see comment",
+    }
+)  # fmt: skip
 _DECIMAL_COMMA = re.compile(r"^\s*[<>≤≥=]*\s*\d+,\d+(?!\d)")
 
 
@@ -335,15 +347,18 @@ def _unit_suffix(unit: str | None, shown: Any) -> str:
     return f" {unit}"
 
 
-def coerce_measurement(value: Any, analyte: str) -> Measurement:
+def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
     """Turn the accepted input forms into a Measurement checked for ``analyte``.
 
     Accepted: ``"150 pmol/L"``, ``"<50 pg/mL"``, ``(150, "pmol/L")``, a pint Quantity, or a
     :class:`Measurement`. The unit must be a concentration unit of the analyte and the value
-    must lie in the analyte's plausible range.
+    must lie in the analyte's plausible range. A text meaning "no result" (blank, ``"N/A"``,
+    ``"pending"``, ``"hemolysed"``: :data:`MISSING_TOKENS`) gives None: missing is missing.
     """
     if isinstance(value, Measurement):
         measurement = value
+    elif isinstance(value, str) and value.strip().lower() in MISSING_TOKENS:
+        return None
     elif isinstance(value, str):
         measurement = Measurement.parse(value, analyte=analyte)
     elif isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], str):
