@@ -8,9 +8,12 @@
 Decision support, not a diagnosis. See the README and docs/ for the rules and sources.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._analytes import Analyte
 from ._exceptions import (
     B12LabsError,
+    ColumnError,
     ImplausibleValueError,
     IncompatibleUnitError,
     InvalidProfileError,
@@ -44,12 +47,27 @@ from ._profile import Profile, Source, Threshold, get_profile, list_profiles, lo
 from ._units import accepted_units, convert
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from .pandas import interpret_frame
+
+
+def __getattr__(name: str) -> Any:
+    # interpret_frame lives in b12labs.pandas; importing it here lazily keeps
+    # `import b12labs` free of pandas and pyarrow.
+    if name == "interpret_frame":
+        from .pandas import interpret_frame
+
+        return interpret_frame
+    raise AttributeError(f"module 'b12labs' has no attribute {name!r}")
+
+
 __all__ = [
     "Analyte",
     "B12LabsError",
     "CB12Band",
     "Category",
     "Censor",
+    "ColumnError",
     "CombinedB12",
     "Finding",
     "ImplausibleValueError",
@@ -81,6 +99,7 @@ __all__ = [
     "convert",
     "get_profile",
     "interpret",
+    "interpret_frame",
     "list_profiles",
     "load_profile",
     "result_json_schema",

@@ -10,9 +10,12 @@ Every error is a :class:`ValueError`, so code that already guards user input wit
     │   └── IncompatibleUnitError     a real unit, but not a concentration of this analyte
     ├── InvalidValueError             not a number, negative, NaN, infinite, no unit, bad text
     │   └── ImplausibleValueError     a number outside the analyte's plausible range
-    └── ProfileError
-        ├── InvalidProfileError       a profile that fails validation
-        └── UnknownProfileError       no profile with that id (also a LookupError)
+    ├── ProfileError
+    │   ├── InvalidProfileError       a profile that fails validation
+    │   └── UnknownProfileError       no profile with that id (also a LookupError)
+    └── ColumnError                   a DataFrame whose columns cannot be interpreted
+                                      (none recognised, ambiguous, or a value column
+                                      with no unit anywhere)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "B12LabsError",
+    "ColumnError",
     "ImplausibleValueError",
     "IncompatibleUnitError",
     "InvalidProfileError",
@@ -96,3 +100,10 @@ class InvalidProfileError(ProfileError):
 
 class UnknownProfileError(ProfileError, LookupError):
     """No profile is registered under the requested id."""
+
+
+class ColumnError(B12LabsError):
+    """A DataFrame's columns cannot be interpreted (none recognised, ambiguous, no unit).
+
+    ``analyte`` names the analyte concerned and ``value`` the column label, if any.
+    """
