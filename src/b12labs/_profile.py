@@ -273,18 +273,18 @@ class Cuts:
         import numpy as np
 
         point = self.point_array(x)
-        below = np.zeros(x.shape, dtype=np.int8)
-        above = np.zeros(x.shape, dtype=np.int8)
-        for low, high, _ in self._edges:
-            below += x > high
-            above += x >= low
-        top = np.int8(len(self.categories) - 1)
-        lo = np.select([censor == 1, censor == 2, censor == 3], [0, 0, above], point).astype(
-            np.int8
-        )
-        hi = np.select([censor == 1, censor == 2, censor >= 3], [below, point, top], point).astype(
-            np.int8
-        )
+        lo, hi = point.copy(), point.copy()
+        rows = np.flatnonzero(censor)  # censored results are few: work on them only
+        if rows.size:
+            xs, cs = x[rows], censor[rows]
+            below = np.zeros(rows.shape, dtype=np.int8)  # highest category just below x
+            above = np.zeros(rows.shape, dtype=np.int8)  # lowest category just above x
+            for low, high, _ in self._edges:
+                below += xs > high
+                above += xs >= low
+            top = np.int8(len(self.categories) - 1)
+            lo[rows] = np.where(cs <= 2, 0, np.where(cs == 3, above, point[rows]))
+            hi[rows] = np.where(cs == 1, below, np.where(cs == 2, point[rows], top))
         return lo, hi
 
 

@@ -14,6 +14,7 @@ It applies the same compiled profile and the same rules as :func:`b12labs.interp
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from ._rules import STATE_CARDINALITIES, RuleState, Tri, reduce_range
 __all__ = ["CATEGORIES", "CODES", "STATUSES", "BatchInput", "BatchResult", "evaluate"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger[Any]]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Orders of the categorical outputs (index i in a code array means the i-th entry).
@@ -48,19 +49,20 @@ class BatchInput:
     """Checked inputs of a batch, one array entry per row, in canonical units.
 
     Marker values are NaN when absent; censor codes are 0 none, 1 '<', 2 '<=', 3 '>', 4 '>='.
-    ``female`` is meaningful only where ``sex_known``. Rows with ``valid`` False are not
-    interpreted (their inputs had errors).
+    A context array is None when the frame has no such column. ``female`` is meaningful
+    only where ``sex_known``. Rows with ``valid`` False are not interpreted (input errors).
     """
 
+    n: int
     values: Mapping[str, FloatArray]
     censors: Mapping[str, npt.NDArray[np.int8]]
-    age: FloatArray
-    sex_known: BoolArray
-    female: BoolArray
-    pregnant: BoolArray
-    egfr: FloatArray
-    creatinine_mg_dl: FloatArray
     valid: BoolArray
+    age: FloatArray | None = None
+    sex_known: BoolArray | None = None
+    female: BoolArray | None = None
+    pregnant: BoolArray | None = None
+    egfr: FloatArray | None = None
+    creatinine_mg_dl: FloatArray | None = None
 
 
 @dataclass
@@ -76,6 +78,10 @@ class BatchResult:
     egfr: FloatArray
     findings: tuple[tuple[str, ...], IntArray]
     next_steps: tuple[tuple[str, ...], IntArray]
+
+
+# Rule states are packed into int32 codes: the number of possible states must fit.
+assert math.prod(STATE_CARDINALITIES) < 2**31
 
 
 @functools.cache
@@ -107,29 +113,34 @@ def _censor_codes() -> npt.NDArray[np.int8]:
 def _classify(
     cp: CompiledProfile, analyte: str, x: FloatArray, censor: npt.NDArray[np.int8], band: IntArray
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-    """Level, category index and HL7 code index per row (level 0 where absent)."""
-    present = ~np.isnan(x)
-    level = np.zeros(x.shape, dtype=np.int8)
-    category = np.full(x.shape, -1, dtype=np.int8)
-    code = np.full(x.shape, -1, dtype=np.int8)
-    bands = range(len(cp.mma_bands)) if analyte == "mma" else range(1)
-    for b in bands:
-        rows = present & (band == b) if analyte == "mma" else present
-        if not rows.any():
-            continue
+    """Level, category index and HL7 code index per row (level 0, index -1 where absent).
+
+    Works on whole arrays (NaN classifies as the lowest category and is masked at the end):
+    cheaper than copying the present rows out and back.
+    """
+    absent = np.isnan(x)
+    found: list[list[npt.NDArray[np.int8]]] = []
+    for b in range(len(cp.mma_bands) if analyte == "mma" else 1):
         cuts = cp.cuts_for(analyte, b)
-        lo, hi = cuts.range_array(x[rows], censor[rows])
-        t_level, t_category, t_code = _reduction_tables(analyte, cuts.categories)
-        level[rows] = t_level[lo, hi]
-        category[rows] = t_category[lo, hi]
-        code[rows] = t_code[lo, hi]
-    censored = present & (censor > 0)
-    code[censored] = _censor_codes()[censor[censored]]
+        lo, hi = cuts.range_array(x, censor)
+        flat = lo * np.int8(len(cuts.categories)) + hi  # at most 5 x 5: fits in int8
+        found.append(
+            [np.take(t.ravel(), flat) for t in _reduction_tables(analyte, cuts.categories)]
+        )
+    level, category, code = found[0]
+    for b, (b_level, b_category, b_code) in enumerate(found[1:], start=1):
+        use = band == b  # rows whose age selects this MMA band
+        level = np.where(use, b_level, level)
+        category = np.where(use, b_category, category)
+        code = np.where(use, b_code, code)
+    censored = censor > 0
+    if censored.any():
+        code = np.where(censored, _censor_codes()[censor], code)
+    if absent.any():
+        level = np.where(absent, np.int8(0), level)
+        category = np.where(absent, np.int8(-1), category)
+        code = np.where(absent, np.int8(-1), code)
     return level, category, code
-
-
-def _tri(known: BoolArray, yes: BoolArray) -> IntArray:
-    return np.where(known, np.where(yes, Tri.YES, Tri.NO), Tri.UNKNOWN).astype(np.int64)
 
 
 def evaluate(
@@ -142,76 +153,74 @@ def evaluate(
     ``factorize(codes) -> (inverse, uniques)`` may be given (pandas.factorize is faster than
     the default sort-based numpy.unique).
     """
-    n = data.age.shape[0]
+    n = data.n
     age = data.age
     band = np.zeros(n, dtype=np.int64)
-    if len(cp.mma_ages) > 1:
-        known_age = ~np.isnan(age)
-        starts = np.asarray(cp.mma_ages[1:])
-        band[known_age] = np.searchsorted(starts, age[known_age], side="right")
+    if age is not None and len(cp.mma_ages) > 1:
+        band = np.searchsorted(np.asarray(cp.mma_ages[1:]), age, side="right")
+        band[np.isnan(age)] = 0  # unknown age: the default MMA limit, as interpret() does
 
-    levels: dict[str, IntArray] = {}
+    levels: dict[str, npt.NDArray[np.int8] | None] = {}
     categories: dict[str, npt.NDArray[np.int8]] = {}
     fhir: dict[str, npt.NDArray[np.int8]] = {}
     for analyte in (str(m) for m in MARKERS):
         x = data.values.get(analyte)
         if x is None:
-            levels[analyte] = np.zeros(n, dtype=np.int64)
+            levels[analyte] = None
             continue
-        censor = data.censors[analyte]
-        level, category, hl7 = _classify(cp, analyte, x, censor, band)
-        levels[analyte] = level.astype(np.int64)
+        level, category, hl7 = _classify(cp, analyte, x, data.censors[analyte], band)
+        levels[analyte] = level
         categories[analyte] = category
         fhir[analyte] = hl7
 
-    nan = np.full(n, np.nan)
-    mma = data.values.get("mma", nan)
-    mma_censor = data.censors.get("mma", np.zeros(n, dtype=np.int8))
+    mma_check_unit = None
     limit = analyte_info("mma").check_unit_above
-    upper_bounded = (mma_censor == CENSOR_INDEX["<"]) | (mma_censor == CENSOR_INDEX["<="])
-    mma_check_unit = ~upper_bounded & (mma > (np.inf if limit is None else limit))
+    if "mma" in data.values and limit is not None:
+        mma_censor = data.censors["mma"]
+        upper_bounded = (mma_censor == CENSOR_INDEX["<"]) | (mma_censor == CENSOR_INDEX["<="])
+        mma_check_unit = ~upper_bounded & (data.values["mma"] > limit)
 
     # eGFR: as given, else CKD-EPI 2021 from an exact creatinine with age (adult) and sex.
-    egfr = data.egfr.copy()
-    ckd = equation_constants()["ckd_epi_2021"]
-    computable = (
-        np.isnan(egfr)
-        & ~np.isnan(data.creatinine_mg_dl)
-        & data.sex_known
-        & ~np.isnan(age)
-        & (age >= ckd["min_age"])
-    )
-    if computable.any():
-        egfr[computable] = egfr_ckd_epi_2021(
-            data.creatinine_mg_dl[computable], age[computable], data.female[computable], numpy_ops()
+    egfr = np.full(n, np.nan) if data.egfr is None else data.egfr.copy()
+    creatinine = data.creatinine_mg_dl
+    if creatinine is not None and age is not None and data.sex_known is not None:
+        ckd = equation_constants()["ckd_epi_2021"]
+        computable = (
+            np.isnan(egfr) & ~np.isnan(creatinine) & data.sex_known & (age >= ckd["min_age"])
         )
+        if computable.any():
+            assert data.female is not None
+            egfr[computable] = egfr_ckd_epi_2021(
+                creatinine[computable], age[computable], data.female[computable], numpy_ops()
+            )
+    renal = None
     has_egfr = ~np.isnan(egfr)
-    renal = np.full(n, int(Tri.UNKNOWN), dtype=np.int64)
-    renal[has_egfr] = np.where(cp.renal.point_array(egfr[has_egfr]) == 0, Tri.YES, Tri.NO)
+    if has_egfr.any():
+        renal = np.full(n, int(Tri.UNKNOWN), dtype=np.int8)
+        renal[has_egfr] = np.where(cp.renal.point_array(egfr[has_egfr]) == 0, Tri.YES, Tri.NO)
 
     # cB12 needs all four markers exact and age.
-    exact = ~np.isnan(age)
-    inputs = []
-    for analyte in ("holotc", "b12", "mma", "hcy"):
-        x = data.values.get(analyte, nan)
-        exact &= ~np.isnan(x) & (data.censors.get(analyte, np.zeros(n, dtype=np.int8)) == 0)
-        inputs.append(x)
     cb12 = np.full(n, np.nan)
     cb12_band = np.full(n, -1, dtype=np.int8)
-    if exact.any():
-        holotc, b12, mma_value, hcy = (x[exact] for x in inputs)
-        cb12[exact] = cb12_value(holotc, b12, mma_value, hcy, age[exact], numpy_ops())
-        cb12_band[exact] = cp.cb12.point_array(cb12[exact])
-    cb12_level = np.where(
-        cb12_band >= 0, cb12_band.astype(np.int64) + _CB12_LEVEL[CB12_BANDS[0]], 0
-    )
+    cb12_level = None
+    needed = ("holotc", "b12", "mma", "hcy")
+    if age is not None and all(a in data.values for a in needed):
+        exact = ~np.isnan(age)
+        for analyte in needed:
+            exact &= ~np.isnan(data.values[analyte]) & (data.censors[analyte] == 0)
+        if exact.any():
+            holotc, b12, mma, hcy = (data.values[a][exact] for a in needed)
+            cb12[exact] = cb12_value(holotc, b12, mma, hcy, age[exact], numpy_ops())
+            cb12_band[exact] = cp.cb12.point_array(cb12[exact])
+            first = np.int8(_CB12_LEVEL[CB12_BANDS[0]])
+            cb12_level = np.where(cb12_band >= 0, cb12_band + first, 0)
 
-    below_age = np.zeros(n, dtype=bool)
-    if cp.applies_from_age is not None:
-        known = ~np.isnan(age)
-        below_age[known] = cp.applies_from_age.point_array(age[known]) == 0
+    below_age = None
+    if cp.applies_from_age is not None and age is not None:
+        below_age = ~np.isnan(age) & (cp.applies_from_age.point_array(age) == 0)
 
-    unknown = np.zeros(n, dtype=np.int64)
+    # One integer per row: the RuleState fields in mixed radix (their product fits in int32).
+    # None marks a field that is 0 (false or unknown) on every row.
     fields: tuple[Any, ...] = (
         levels["b12"],
         levels["holotc"],
@@ -221,39 +230,48 @@ def evaluate(
         levels["folate"],
         renal,
         data.pregnant,
-        np.zeros(n, dtype=bool),  # recent_treatment: not a batch column
-        np.zeros(n, dtype=bool),  # nitrous_oxide: not a batch column
-        unknown,  # symptoms: unknown in a batch
-        unknown,  # risk_factors: unknown in a batch
+        None,  # recent_treatment: not a batch column
+        None,  # nitrous_oxide: not a batch column
+        None,  # symptoms: unknown in a batch
+        None,  # risk_factors: unknown in a batch
         cb12_level,
         below_age,
     )
-    code = np.zeros(n, dtype=np.int64)
+    code = np.zeros(n, dtype=np.int32)
     radix = 1
     for values, cardinality in zip(fields, STATE_CARDINALITIES, strict=True):
-        code += np.asarray(values, dtype=np.int64) * radix
+        if values is not None:
+            code += np.asarray(values, dtype=np.int32) * np.int32(radix)
         radix *= cardinality
     valid = data.valid
-    inverse, uniques = (factorize or _np_factorize)(code[valid])
+    all_valid = bool(valid.all())
+    if not all_valid:
+        code[~valid] = -1  # one extra "state" for the rows that are not interpreted
+    inverse, uniques = (factorize or _np_factorize)(code)
 
-    status_of = np.empty(len(uniques), dtype=np.int8)
-    finding_of, step_of = [], []
+    status_of = np.full(len(uniques), -1, dtype=np.int8)
+    finding_of: list[str | None] = []
+    step_of: list[str | None] = []
     for i, packed in enumerate(uniques.tolist()):
+        if packed < 0:
+            finding_of.append(None)
+            step_of.append(None)
+            continue
         decided, _, found, steps = _resolved(_unpack(packed))
         status_of[i] = STATUSES.index(decided)
         finding_of.append(";".join(f.code for f in found))
         step_of.append(";".join(s.code for s in steps))
 
-    status = np.full(n, -1, dtype=np.int8)
-    status[valid] = status_of[inverse]
-    findings = _spread(finding_of, inverse, valid)
-    next_steps = _spread(step_of, inverse, valid)
-    for analyte in categories:
-        categories[analyte][~valid] = -1
-        fhir[analyte][~valid] = -1
-    cb12[~valid] = np.nan
-    cb12_band[~valid] = -1
-    egfr[~valid] = np.nan
+    status = status_of[inverse]
+    findings = _spread(finding_of, inverse)
+    next_steps = _spread(step_of, inverse)
+    if not all_valid:
+        for analyte in categories:
+            categories[analyte][~valid] = -1
+            fhir[analyte][~valid] = -1
+        cb12[~valid] = np.nan
+        cb12_band[~valid] = -1
+        egfr[~valid] = np.nan
     return BatchResult(status, categories, fhir, cb12, cb12_band, egfr, findings, next_steps)
 
 
@@ -262,17 +280,13 @@ def _np_factorize(codes: IntArray) -> tuple[IntArray, IntArray]:
     return inverse.astype(np.int64), uniques
 
 
-def _spread(
-    texts: list[str], inverse: IntArray, valid: BoolArray
-) -> tuple[tuple[str, ...], IntArray]:
-    """Distinct texts and per-row indexes into them (-1 for invalid rows)."""
+def _spread(texts: list[str | None], inverse: IntArray) -> tuple[tuple[str, ...], IntArray]:
+    """Distinct texts and per-row indexes into them (-1 where the text is None)."""
     index: dict[str, int] = {}
-    position = np.array([index.setdefault(t, len(index)) for t in texts], dtype=np.int64)
-    distinct = tuple(index)
-    rows = np.full(valid.shape[0], -1, dtype=np.int64)
-    if position.size:
-        rows[valid] = position[inverse]
-    return distinct, rows
+    position = np.array(
+        [-1 if t is None else index.setdefault(t, len(index)) for t in texts], dtype=np.int32
+    )
+    return tuple(index), position[inverse]
 
 
 @functools.lru_cache(maxsize=65536)

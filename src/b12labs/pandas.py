@@ -32,7 +32,6 @@ The output is the input frame (columns, values, dtypes, index and order untouche
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from ._models import (
 )
 from ._profile import CENSOR_CODES, DEFAULT_PROFILE, Profile, compiled
 from ._units import canonical_factor
-from ._vector import CATEGORIES, CODES, STATUSES, BatchInput, evaluate
+from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, evaluate
 
 __all__ = ["ERROR_CODES", "B12LabsAccessor", "interpret_frame"]
 
@@ -101,7 +100,6 @@ _SEPARATORS = re.compile(r"[\s_\-.]+")
 _PLAIN_NUMBER = r"^[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$"
 _TRUE = frozenset({"true", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "no", "n", "0", "0.0"})
-_SEX = {"f": "female", "female": "female", "m": "male", "male": "male"}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -198,22 +196,12 @@ def _resolve_columns(df: pd.DataFrame, columns: Mapping[str, Hashable] | None) -
 # ----------------------------------------------------------------------------- parsing
 
 
-@dataclass
-class _Parsed:
-    """One measurement column parsed: value, censor code, unit text per row, and errors."""
-
-    value: FloatArray
-    censor: npt.NDArray[np.int8]
-    unit: pa.Array  # the cell's own unit (null when none)
-    bad: npt.NDArray[np.bool_]  # text that is not a measurement
-
-
 def _as_text(series: pd.Series) -> pa.Array:
     """The column as a pyarrow string array (numbers in object columns become their text)."""
     try:
-        array = pa.array(series, from_pandas=True)
+        array = pa.array(series.array, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        array = pa.array(series.astype(pd.StringDtype("pyarrow")))
+        array = pa.array(series.astype(pd.StringDtype("pyarrow")).array)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
@@ -221,128 +209,146 @@ def _as_text(series: pd.Series) -> pa.Array:
     return array
 
 
-def _missing_mask(trimmed: pa.Array) -> npt.NDArray[np.bool_]:
-    lowered = pc.utf8_lower(trimmed)
-    missing = pc.or_kleene(pc.is_null(trimmed), pc.is_in(lowered, value_set=_MISSING_SET))
-    return np.asarray(missing.fill_null(True), dtype=bool)
-
-
 _MISSING_SET = pa.array(sorted(MISSING_TOKENS), type=pa.string())
 _CENSOR_TEXTS = pa.array(list(_CENSOR_SPELLINGS), type=pa.string())
-_CENSOR_VALUES = np.array(
-    [CENSOR_CODES[c.value] for c in _CENSOR_SPELLINGS.values()], dtype=np.int8
-)
+_CENSOR_VALUES = np.array([CENSOR_CODES[c.value] for c in _CENSOR_SPELLINGS.values()], np.int8)
+
+
+def _is_missing_text(text: str | None) -> bool:
+    return text is None or text.strip().lower() in MISSING_TOKENS
+
+
+def _bool_array(array: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(array.fill_null(False), dtype=bool)
+
+
+def _floats(texts: pa.Array) -> FloatArray:
+    return np.asarray(pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+@dataclass
+class _Encoded:
+    """A low-cardinality text column as row indexes into its distinct values (-1: null)."""
+
+    index: npt.NDArray[np.int64]
+    values: list[str]
+
+    @classmethod
+    def of(cls, array: pa.Array) -> _Encoded:
+        encoded = pc.dictionary_encode(array)
+        index = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+        return cls(index, encoded.dictionary.to_pylist())
+
+    def lookup(self, table: list[Any], missing: Any) -> npt.NDArray[Any]:
+        """Per-row value: ``table[i]`` for distinct value i, ``missing`` for null rows."""
+        return np.asarray([*table, missing])[self.index]
+
+
+@dataclass
+class _Parsed:
+    """One measurement column: value, censor code, the cell's own unit, bad cells."""
+
+    value: FloatArray
+    censor: npt.NDArray[np.int8]
+    unit_rows: npt.NDArray[np.intp]  # rows whose cell text carries its own unit...
+    units: _Encoded  # ...and those units
+    bad: npt.NDArray[np.bool_]  # cells that are not a measurement
+    text: pa.Array | None  # the raw cells as text (None for a numeric column)
 
 
 def _parse_measurements(series: pd.Series) -> _Parsed:
     n = len(series)
     value = np.full(n, np.nan)
     censor = np.zeros(n, dtype=np.int8)
+    no_units = _Encoded(np.zeros(0, dtype=np.int64), [])
+    nowhere = np.zeros(0, dtype=np.intp)
     if pd.api.types.is_bool_dtype(series.dtype):
-        return _Parsed(value, censor, pa.nulls(n, pa.string()), series.notna().to_numpy(bool))
+        return _Parsed(value, censor, nowhere, no_units, series.notna().to_numpy(bool), None)
     if pd.api.types.is_numeric_dtype(series.dtype):
         value = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _Parsed(value, censor, pa.nulls(n, pa.string()), np.isinf(value))
-    trimmed = pc.utf8_trim_whitespace(_as_text(series))
-    missing = _missing_mask(trimmed)
-    plain = np.asarray(
-        pc.match_substring_regex(trimmed, _PLAIN_NUMBER).fill_null(False), dtype=bool
-    )
+        return _Parsed(value, censor, nowhere, no_units, np.isinf(value), None)
+    text = _as_text(series)
+    # Fast path: cells that are a bare number (most of an export) are cast in one go.
+    plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
     if plain.any():
-        value[plain] = pc.cast(pc.filter(trimmed, pa.array(plain)), pa.float64()).to_numpy(
-            zero_copy_only=False
-        )
-    unit = pa.nulls(n, pa.string())
+        value[plain] = _floats(pc.filter(text, pa.array(plain)))
     bad = np.zeros(n, dtype=bool)
-    rest = np.flatnonzero(~plain & ~missing)
-    if rest.size:
-        parts = pc.extract_regex(pc.take(trimmed, pa.array(rest)), MEASUREMENT_PATTERN)
-        matched = np.asarray(parts.is_valid(), dtype=bool)
-        number = pc.replace_substring(parts.field("number"), ",", "")
-        cell_unit = pc.utf8_trim_whitespace(parts.field("unit"))
-        # a decimal comma ("0,45") leaves ",45" as the unit: not a measurement
-        comma = np.asarray(pc.starts_with(cell_unit, ",").fill_null(False), dtype=bool)
-        ok = matched & ~comma
-        good = rest[ok]
-        value[good] = pc.cast(pc.filter(number, pa.array(ok)), pa.float64()).to_numpy(
-            zero_copy_only=False
-        )
-        spelled = pc.filter(parts.field("censor"), pa.array(ok))
-        index = np.asarray(pc.index_in(spelled, value_set=_CENSOR_TEXTS).fill_null(-1))
-        censor[good] = np.where(index >= 0, _CENSOR_VALUES[index], 0)
-        bad[rest[~ok]] = True
-        nonempty = pc.if_else(pc.equal(cell_unit, ""), pa.scalar(None, pa.string()), cell_unit)
-        units = np.full(n, None, dtype=object)
-        units[rest] = np.asarray(nonempty.to_pylist(), dtype=object)
-        unit = pa.array(units, type=pa.string())
-    return _Parsed(value, censor, unit, bad)
-
-
-def _unit_column(series: pd.Series | None, n: int) -> pa.Array:
-    if series is None:
-        return pa.nulls(n, pa.string())
-    trimmed = pc.utf8_trim_whitespace(_as_text(series))
-    return pc.if_else(pa.array(_missing_mask(trimmed)), pa.scalar(None, pa.string()), trimmed)
+    rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
+    if rest.size == 0:
+        return _Parsed(value, censor, nowhere, no_units, bad, text)
+    cells = pc.utf8_trim_whitespace(pc.take(text, pa.array(rest)))
+    kept = ~_bool_array(pc.is_in(pc.utf8_lower(cells), value_set=_MISSING_SET))
+    rest, cells = rest[kept], pc.filter(cells, pa.array(kept))
+    parts = pc.extract_regex(cells, MEASUREMENT_PATTERN)
+    matched = _bool_array(pc.is_valid(parts))
+    unit = pc.utf8_trim_whitespace(parts.field("unit"))
+    # a decimal comma ("0,45") leaves ",45" as the unit: not a measurement
+    ok = matched & ~_bool_array(pc.starts_with(unit, ","))
+    bad[rest[~ok]] = True
+    good, mask = rest[ok], pa.array(ok)
+    value[good] = _floats(pc.replace_substring(pc.filter(parts.field("number"), mask), ",", ""))
+    spelled = pc.index_in(pc.filter(parts.field("censor"), mask), value_set=_CENSOR_TEXTS)
+    index = np.asarray(spelled.fill_null(-1), dtype=np.int64)
+    censor[good] = np.where(index >= 0, _CENSOR_VALUES[index], 0)
+    unit = pc.filter(unit, mask)
+    has_unit = _bool_array(pc.not_equal(unit, ""))
+    units = _Encoded.of(pc.filter(unit, pa.array(has_unit)))
+    return _Parsed(value, censor, good[has_unit], units, bad, text)
 
 
 def _numbers(series: pd.Series) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """A numeric context column (age, eGFR): floats, and the cells that are not numbers."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return np.full(len(series), np.nan), series.notna().to_numpy(bool)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(len(series), bool)
-    trimmed = pc.utf8_trim_whitespace(_as_text(series))
-    missing = _missing_mask(trimmed)
-    plain = np.asarray(pc.match_substring_regex(trimmed, _PLAIN_NUMBER).fill_null(False), bool)
-    value = np.full(len(series), np.nan)
-    if plain.any():
-        value[plain] = pc.cast(pc.filter(trimmed, pa.array(plain)), pa.float64()).to_numpy(
-            zero_copy_only=False
-        )
-    return value, ~plain & ~missing
+    parsed = _parse_measurements(series)
+    # a censored age or a number with text after it is not a number here
+    bad = parsed.bad | (parsed.censor > 0)
+    bad[parsed.unit_rows] = True
+    value = parsed.value.copy()
+    value[bad] = np.nan
+    return value, bad
 
 
-def _labels(series: pd.Series, table: Mapping[str, Any]) -> tuple[Any, npt.NDArray[np.bool_]]:
-    """Map a text/bool column through ``table`` (lower-cased); return (values, unknown mask)."""
+def _labels(series: pd.Series, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8], Any]:
+    """Codes of a text or bool column through ``table`` (trimmed, lower-cased keys).
+
+    Returns (codes with -1 for missing, mask of cells that are not in the table).
+    """
     if pd.api.types.is_bool_dtype(series.dtype):
-        values = np.asarray(series.astype(object), dtype=object)
-        values[series.isna().to_numpy(dtype=bool)] = None
-        return values, np.zeros(len(series), bool)
-    trimmed = pc.utf8_trim_whitespace(_as_text(series))
-    missing = _missing_mask(trimmed)
-    lowered = pc.utf8_lower(trimmed)
-    keys = pa.array(list(table), type=pa.string())
-    index = np.asarray(pc.index_in(lowered, value_set=keys).fill_null(-1))
-    options = np.array([*table.values(), None], dtype=object)
-    values = options[np.where(index >= 0, index, len(table))]
-    values[missing] = None
-    return values, (index < 0) & ~missing
+        codes = np.where(series.to_numpy(dtype=bool, na_value=False), 1, 0).astype(np.int8)
+        codes[series.isna().to_numpy(dtype=bool)] = -1
+        return codes, np.zeros(len(series), dtype=bool)
+    encoded = _Encoded.of(_as_text(series))
+    mapped = [table.get(v.strip().lower(), -2) for v in encoded.values]
+    mapped = [-1 if _is_missing_text(v) else m for v, m in zip(encoded.values, mapped, strict=True)]
+    codes = encoded.lookup(mapped, -1).astype(np.int8)
+    unknown = codes == -2
+    codes[unknown] = -1
+    return codes, unknown
 
 
 # ----------------------------------------------------------------------------- frame
 
 
-@dataclass
 class _Errors:
-    """First error of each row, in Panel field order, as (code, message, exception)."""
+    """The first error of each row, in Panel field order (index into ``objects``)."""
 
-    n: int
-    first: dict[int, B12LabsError] = field(default_factory=dict)
+    def __init__(self, n: int) -> None:
+        self.index = np.full(n, -1, dtype=np.int32)
+        self.objects: list[B12LabsError] = []
 
-    def add(self, rows: npt.NDArray[np.intp], make: Any) -> None:
-        """Record an error for each row in ``rows`` that has none yet; ``make(row)`` builds it.
+    def add(self, rows: npt.NDArray[np.intp], keys: list[Any], build: Any) -> None:
+        """Record ``build(key)`` for each row without an error yet.
 
-        Rows share the error object of the same input, so each distinct bad input is checked
-        once.
+        Only bad rows get here (Python per bad row, never per row), and each distinct
+        bad input is checked once by the single-panel code.
         """
-        cache: dict[Any, B12LabsError] = {}
-        for row in rows.tolist():
-            if row in self.first:
+        made: dict[Any, int] = {}
+        for row, key in zip(rows.tolist(), keys, strict=True):
+            if self.index[row] >= 0:
                 continue
-            key, build = make(row)
-            if key not in cache:
-                cache[key] = build()
-            self.first[row] = cache[key]
+            if key not in made:
+                made[key] = len(self.objects)
+                self.objects.append(build(key))
+            self.index[row] = made[key]
 
 
 def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
@@ -352,6 +358,11 @@ def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
     except B12LabsError as error:
         return error
     return fallback
+
+
+_SEX_CODES = {"f": 0, "female": 0, "m": 1, "male": 1}
+_BOOL_CODES = {**dict.fromkeys(_FALSE, 0), **dict.fromkeys(_TRUE, 1)}
+_SEX_NAMES = ("female", "male")
 
 
 def interpret_frame(
@@ -395,83 +406,58 @@ def interpret_frame(
     problems = _Errors(n)
     values: dict[str, FloatArray] = {}
     censors: dict[str, npt.NDArray[np.int8]] = {}
-    raw_cells: dict[str, pd.Series] = {}
+    age: FloatArray | None = None
+    egfr: FloatArray | None = None
+    sex: npt.NDArray[np.int8] | None = None
+    pregnant: npt.NDArray[np.int8] | None = None
 
-    for key in _FIELD_ORDER:
-        if key in found.value and key in _MEASURED:
-            series = df[found.value[key]]
-            raw_cells[key] = series
-            parsed = _parse_measurements(series)
-            default = fixed_units.get(key) or found.header_unit.get(key)
-            unit_col = _unit_column(
-                df[found.unit_column[key]] if key in found.unit_column else None, n
+    for key in _FIELD_ORDER:  # Panel's field order: a row reports the error interpret() raises
+        if key not in found.value:
+            continue
+        series = df[found.value[key]]
+        if key in _MEASURED:
+            values[key], censors[key] = _measurement_column(
+                key, series, df, found, fixed_units, problems
             )
-            unit = pc.coalesce(parsed.unit, unit_col, pa.scalar(default, pa.string()))
-            present = ~np.isnan(parsed.value) | parsed.bad
-            _check_unit_source(key, found, default, parsed, present, unit)
-            canonical, censor = _convert(key, parsed, unit, present, series, problems)
-            values[key], censors[key] = canonical, censor
-
-    def context_error(key: str, rows: npt.NDArray[np.intp], series: pd.Series) -> None:
-        problems.add(
-            rows,
-            lambda row: (
-                series.iat[row],
-                lambda: _scalar_error(
-                    lambda: Panel(**{key: series.iat[row]}),
-                    InvalidValueError(f"{key}: {series.iat[row]!r} is not accepted", analyte=key),
-                ),
-            ),
-        )
-
-    age = np.full(n, np.nan)
-    if "age" in found.value:
-        series = df[found.value["age"]]
-        age, junk = _numbers(series)
-        context_error("age", np.flatnonzero(junk), series)
-        info = analyte_info("age")
-        out = ~np.isnan(age) & ((age < info.plausible_min) | (age > info.plausible_max))
-        _context_range_error(problems, "age", age, out)
-        age[junk | out] = np.nan
-    sex = np.full(n, None, dtype=object)
-    if "sex" in found.value:
-        series = df[found.value["sex"]]
-        sex, unknown = _labels(series, _SEX)
-        context_error("sex", np.flatnonzero(unknown), series)
-    pregnant = np.full(n, None, dtype=object)
-    if "pregnant" in found.value:
-        series = df[found.value["pregnant"]]
-        table = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-        pregnant, unknown = _labels(series, table)
-        context_error("pregnant", np.flatnonzero(unknown), series)
-    egfr = np.full(n, np.nan)
-    if "egfr" in found.value:
-        series = df[found.value["egfr"]]
-        egfr, junk = _numbers(series)
-        context_error("egfr", np.flatnonzero(junk), series)
-        info = analyte_info("egfr")
-        out = ~np.isnan(egfr) & ((egfr < info.plausible_min) | (egfr > info.plausible_max))
-        _context_range_error(problems, "egfr", egfr, out)
-        egfr[junk | out] = np.nan
-    is_pregnant = pregnant == True  # noqa: E712  (object array of True/False/None)
-    contradiction = np.flatnonzero(is_pregnant & (sex == "male"))
+        elif key in ("age", "egfr"):
+            number, junk = _numbers(series)
+            info = analyte_info(key)
+            out = ~np.isnan(number) & (
+                (number < info.plausible_min) | (number > info.plausible_max)
+            )
+            bad = np.flatnonzero(junk | out)
+            cells = _cells(series, bad)
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells, bad))
+            number[junk | out] = np.nan
+            if key == "age":
+                age = number
+            else:
+                egfr = number
+        else:
+            codes, unknown = _labels(series, _SEX_CODES if key == "sex" else _BOOL_CODES)
+            bad = np.flatnonzero(unknown)
+            cells = _cells(series, bad)
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells, bad))
+            if key == "sex":
+                sex = codes
+            else:
+                pregnant = codes
+    contradiction = np.zeros(0, dtype=np.intp)
+    if pregnant is not None and sex is not None:
+        contradiction = np.flatnonzero((pregnant == 1) & (sex == 1))
     problems.add(
         contradiction,
-        lambda row: (
-            "pregnant-male",
-            lambda: _scalar_error(
-                lambda: Panel(pregnant=True, sex="male"),
-                InvalidValueError("pregnant: True contradicts sex 'male'", analyte="pregnant"),
-            ),
+        ["pregnant-male"] * contradiction.size,
+        lambda _key: _scalar_error(
+            lambda: Panel(pregnant=True, sex="male"),
+            InvalidValueError("pregnant: True contradicts sex 'male'", analyte="pregnant"),
         ),
     )
 
-    valid = np.ones(n, dtype=bool)
-    if problems.first:
-        valid[list(problems.first)] = False
-    if errors == "raise" and problems.first:
-        row = min(problems.first)
-        error = problems.first[row]
+    valid = problems.index < 0
+    if errors == "raise" and not valid.all():
+        row = int(np.flatnonzero(~valid)[0])
+        error = problems.objects[problems.index[row]]
         raise type(error)(
             f"row {df.index[row]!r}: {error.message}",
             analyte=error.analyte,
@@ -479,35 +465,93 @@ def interpret_frame(
             unit=error.unit,
         )
 
-    creatinine = values.pop("creatinine", np.full(n, np.nan))
-    creatinine_censor = censors.pop("creatinine", np.zeros(n, dtype=np.int8))
-    creatinine = np.where(creatinine_censor == 0, creatinine, np.nan)
+    creatinine = values.pop("creatinine", None)
+    if creatinine is not None:  # a censored creatinine gives no eGFR, as in interpret()
+        creatinine = np.where(censors.pop("creatinine") == 0, creatinine, np.nan)
     batch = BatchInput(
+        n=n,
         values=values,
         censors=censors,
+        valid=valid,
         age=age,
-        sex_known=sex != None,  # noqa: E711
-        female=sex == "female",
-        pregnant=np.asarray(is_pregnant, dtype=bool),
+        sex_known=None if sex is None else sex >= 0,
+        female=None if sex is None else sex == 0,
+        pregnant=None if pregnant is None else pregnant == 1,
         egfr=egfr,
         creatinine_mg_dl=creatinine,
-        valid=valid,
     )
     result = evaluate(cp, batch, _pandas_factorize)
     return _output(df, found, values, result, problems)
 
 
-def _check_unit_source(
+def _cells(series: pd.Series, rows: npt.NDArray[np.intp]) -> list[Any]:
+    """The raw cells of a few rows (bad rows only)."""
+    return series.iloc[rows].tolist() if rows.size else []
+
+
+def _context_builder(key: str, cells: list[Any], rows: npt.NDArray[np.intp]) -> Any:
+    by_key = {repr(c): c for c in cells}
+
+    def build(cell_key: str) -> B12LabsError:
+        cell = by_key[cell_key]
+        given: Any = cell
+        if key in ("age", "egfr") and not isinstance(cell, str):
+            given = float(cell)
+        elif key == "pregnant" and isinstance(cell, str):
+            given = cell  # not in the yes/no table: the scalar check rejects the text
+        return _scalar_error(
+            lambda: Panel(**{key: given}),
+            InvalidValueError(f"{key}: {cell!r} is not accepted", analyte=key, value=cell),
+        )
+
+    return build
+
+
+def _measurement_column(
     key: str,
+    series: pd.Series,
+    df: pd.DataFrame,
     found: _Columns,
-    default: str | None,
-    parsed: _Parsed,
-    present: npt.NDArray[np.bool_],
-    unit: pa.Array,
-) -> None:
-    if default is not None or key in found.unit_column:
-        return
-    if present.any() and not np.asarray(pc.is_valid(parsed.unit)).any():
+    fixed_units: Mapping[str, str],
+    problems: _Errors,
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """Canonical values (NaN where absent or bad) and censor codes of one measurement column.
+
+    The unit of a row is, in order: the cell's own unit, the row's unit column, ``units=``,
+    the header. One factor is computed per distinct unit text.
+    """
+    n = len(series)
+    parsed = _parse_measurements(series)
+    default = fixed_units.get(key) or found.header_unit.get(key)
+    present = ~np.isnan(parsed.value) | parsed.bad
+    if key not in found.unit_column and not parsed.unit_rows.size and default is not None:
+        # one unit for the whole column: one factor, no per-row unit bookkeeping
+        return _checked(
+            key,
+            series,
+            parsed,
+            present,
+            _factor_or_nan(key, default),
+            problems,
+            lambda rows: [default] * rows.size,
+        )
+    unit_source = -np.ones(n, dtype=np.int8)  # -1 none, 0 default, 1 unit column, 2 cell
+    factor = np.full(n, np.nan)
+    if default is not None:
+        factor[:] = _factor_or_nan(key, default)
+        unit_source[:] = 0
+    column: _Encoded | None = None
+    if key in found.unit_column:
+        column = _Encoded.of(_as_text(df[found.unit_column[key]]))
+        usable = [None if _is_missing_text(v) else v.strip() for v in column.values]
+        has = column.lookup([u is not None for u in usable], False).astype(bool)
+        factor[has] = column.lookup([_factor_or_nan(key, u) for u in usable], np.nan)[has]
+        unit_source[has] = 1
+    if parsed.unit_rows.size:
+        cell_factors = [_factor_or_nan(key, u) for u in parsed.units.values]
+        factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
+        unit_source[parsed.unit_rows] = 2
+    if present.any() and not (unit_source >= 0).any():
         label = found.value[key]
         raise ColumnError(
             f"column {label!r} ({key}) has no unit: write it in the header "
@@ -517,50 +561,81 @@ def _check_unit_source(
             analyte=key,
             value=label,
         )
+    return _checked(
+        key,
+        series,
+        parsed,
+        present,
+        factor,
+        problems,
+        lambda rows: _unit_texts(rows, unit_source, default, column, parsed),
+    )
 
 
-def _convert(
+def _checked(
     key: str,
-    parsed: _Parsed,
-    unit: pa.Array,
-    present: npt.NDArray[np.bool_],
     series: pd.Series,
+    parsed: _Parsed,
+    present: npt.NDArray[np.bool_],
+    factor: FloatArray | float,
     problems: _Errors,
+    units_of: Any,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
-    """Canonical values (NaN where absent or bad) and censor codes; record row errors."""
-    len(parsed.value)
-    encoded = pc.dictionary_encode(unit)
-    indices = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
-    factors = np.full(len(encoded.dictionary) + 1, np.nan)  # last slot: no unit
-    for i, text in enumerate(encoded.dictionary.to_pylist()):
-        with contextlib.suppress(UnitError):  # reported per row below, as the scalar path does
-            factors[i] = canonical_factor(key, text)
-    factor = factors[indices]
+    """Convert with ``factor``; record bad rows with the single-panel path's error."""
     canonical = parsed.value * factor
     info = analyte_info(key)
-    negative = parsed.value < 0
-    bad = present & (
-        parsed.bad
-        | np.isnan(factor)
-        | negative
-        | ~((canonical >= info.plausible_min) & (canonical <= info.plausible_max))
-    )
+    plausible = (canonical >= info.plausible_min) & (canonical <= info.plausible_max)
+    bad = present & ~plausible  # also NaN factors (unknown unit) and negative values
+    if parsed.bad.any():
+        bad |= parsed.bad
     rows = np.flatnonzero(bad)
     if rows.size:
-        units = np.asarray(unit.to_pylist(), dtype=object)
+        cells = _cells(series, rows)
+        keys = [(repr(c), u) for c, u in zip(cells, units_of(rows), strict=True)]
+        by_key = dict(zip(keys, cells, strict=True))
 
-        def make(row: int) -> tuple[Any, Any]:
-            cell, cell_unit = series.iat[row], units[row]
-            scalar = _scalar_input(cell, cell_unit)
+        def build(cell_key: tuple[str, str | None]) -> B12LabsError:
+            cell, unit = by_key[cell_key], cell_key[1]
+            scalar = _scalar_input(cell, unit)
             fallback = InvalidValueError(f"{key}: {cell!r} is not a usable result", analyte=key)
-            return (repr(cell), cell_unit), lambda: _scalar_error(
-                lambda: coerce_measurement(scalar, key), fallback
-            )
+            return _scalar_error(lambda: coerce_measurement(scalar, key), fallback)
 
-        problems.add(rows, make)
-    canonical[bad] = np.nan
-    censor = np.where(bad, 0, parsed.censor).astype(np.int8)
-    return canonical, censor
+        problems.add(rows, keys, build)
+        canonical[bad] = np.nan
+        return canonical, np.where(bad, 0, parsed.censor).astype(np.int8)
+    return canonical, parsed.censor
+
+
+def _factor_or_nan(key: str, unit: str | None) -> float:
+    if unit is None:
+        return np.nan
+    try:
+        return canonical_factor(key, unit)
+    except UnitError:  # reported per row, with the single-panel path's message
+        return np.nan
+
+
+def _unit_texts(
+    rows: npt.NDArray[np.intp],
+    source: npt.NDArray[np.int8],
+    default: str | None,
+    column: _Encoded | None,
+    parsed: _Parsed,
+) -> list[str | None]:
+    """The unit text each of a few (bad) rows was read with."""
+    cell_units = dict(
+        zip(parsed.unit_rows.tolist(), parsed.units.lookup(parsed.units.values, None), strict=True)
+    )
+    out: list[str | None] = []
+    for row in rows.tolist():
+        kind = source[row]
+        if kind == 2:
+            out.append(cell_units[row])
+        elif kind == 1 and column is not None:
+            out.append(column.values[column.index[row]].strip())
+        else:
+            out.append(default if kind == 0 else None)
+    return out
 
 
 def _scalar_input(cell: Any, unit: str | None) -> Any:
@@ -570,21 +645,6 @@ def _scalar_input(cell: Any, unit: str | None) -> Any:
         has_unit = match is not None and bool(match["unit"].strip())
         return cell if has_unit or unit is None else f"{cell.strip()} {unit}"
     return cell if unit is None else (cell, unit)
-
-
-def _context_range_error(
-    problems: _Errors, key: str, value: FloatArray, out: npt.NDArray[np.bool_]
-) -> None:
-    problems.add(
-        np.flatnonzero(out),
-        lambda row: (
-            value[row],
-            lambda: _scalar_error(
-                lambda: Panel(**{key: float(value[row])}),
-                InvalidValueError(f"{key}: {value[row]:g} is out of range", analyte=key),
-            ),
-        ),
-    )
 
 
 def _pandas_factorize(codes: npt.NDArray[np.int64]) -> tuple[Any, Any]:
@@ -604,7 +664,6 @@ def _output(
     result: Any,
     problems: _Errors,
 ) -> pd.DataFrame:
-    n = len(df)
     data: dict[str, Any] = {f"{PREFIX}status": _categorical(result.status, STATUSES)}
     for analyte in (str(m) for m in MARKERS):
         if analyte not in found.value:
@@ -616,19 +675,19 @@ def _output(
         data[f"{PREFIX}{analyte}_fhir"] = _categorical(
             result.fhir[analyte], tuple(c.value for c in CODES)
         )
-    from ._vector import CB12_BANDS
-
     data[f"{PREFIX}cb12"] = result.cb12
     data[f"{PREFIX}cb12_band"] = _categorical(result.cb12_band, CB12_BANDS)
     data[f"{PREFIX}egfr"] = result.egfr
     for name, (texts, codes) in (("findings", result.findings), ("next_steps", result.next_steps)):
         data[f"{PREFIX}{name}"] = _categorical(codes, list(texts) or [""])
-    error = np.full(n, "", dtype=object)
-    for row, problem in problems.first.items():
-        error[row] = f"{_reason_code(problem)}: {problem.message}"
-    data[f"{PREFIX}error"] = error
-    results = pd.DataFrame(data, index=df.index)
-    return pd.concat([df, results], axis=1)
+    messages = ["", *(f"{_reason_code(e)}: {e.message}" for e in problems.objects)]
+    data[f"{PREFIX}error"] = _categorical(problems.index + 1, messages)
+    # Insert column by column: building a frame from the dict would first stack the float
+    # results into one 2-D block (a copy); the input's columns are shared, never copied.
+    out = df.copy(deep=False)
+    for name, column in data.items():
+        out[name] = column
+    return out
 
 
 def _reason_code(error: B12LabsError) -> str:
