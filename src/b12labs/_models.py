@@ -280,7 +280,7 @@ class Measurement(_Frozen):
         Raises:
             InvalidValueError: the text is not a number followed by a unit.
         """
-        match = _MEASUREMENT_TEXT.match(text)
+        match = _MEASUREMENT_TEXT.match(text.strip())  # str.strip: Unicode spaces too
         if match is None or not match["unit"].strip():
             if _DECIMAL_COMMA.match(text):
                 why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45'"

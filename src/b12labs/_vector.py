@@ -88,17 +88,21 @@ assert math.prod(STATE_CARDINALITIES) < 2**31
 def _reduction_tables(
     analyte: str, categories: tuple[Category, ...]
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-    """Level, category index and HL7 code index of every (lo, hi), from reduce_range."""
+    """Level, category index and HL7 code index of every (lo, hi), from reduce_range.
+
+    Entry ``lo * n + hi`` holds the answer for the range [lo, hi]; the extra last entry is
+    for an absent marker (level 0, no category, no code).
+    """
     n = len(categories)
-    level = np.zeros((n, n), dtype=np.int8)
-    category = np.zeros((n, n), dtype=np.int8)
-    code = np.zeros((n, n), dtype=np.int8)
+    level = np.zeros(n * n + 1, dtype=np.int8)
+    category = np.full(n * n + 1, -1, dtype=np.int8)
+    code = np.full(n * n + 1, -1, dtype=np.int8)
     for lo in range(n):
         for hi in range(lo, n):
             lvl, cat = reduce_range(analyte, lo, hi, categories)
-            level[lo, hi] = lvl
-            category[lo, hi] = CATEGORIES.index(cat)
-            code[lo, hi] = CODES.index(CATEGORY_CODES[cat])
+            level[lo * n + hi] = lvl
+            category[lo * n + hi] = CATEGORIES.index(cat)
+            code[lo * n + hi] = CODES.index(CATEGORY_CODES[cat])
     return level, category, code
 
 
@@ -118,28 +122,24 @@ def _classify(
     Works on whole arrays (NaN classifies as the lowest category and is masked at the end):
     cheaper than copying the present rows out and back.
     """
-    absent = np.isnan(x)
+    absent = np.flatnonzero(np.isnan(x))
     found: list[list[npt.NDArray[np.int8]]] = []
     for b in range(len(cp.mma_bands) if analyte == "mma" else 1):
         cuts = cp.cuts_for(analyte, b)
         lo, hi = cuts.range_array(x, censor)
-        flat = lo * np.int8(len(cuts.categories)) + hi  # at most 5 x 5: fits in int8
-        found.append(
-            [np.take(t.ravel(), flat) for t in _reduction_tables(analyte, cuts.categories)]
-        )
+        size = len(cuts.categories)
+        flat = lo * np.int8(size) + hi  # at most 5 x 5 + 1: fits in int8
+        flat[absent] = size * size  # the table's "absent" entry
+        found.append([np.take(t, flat) for t in _reduction_tables(analyte, cuts.categories)])
     level, category, code = found[0]
     for b, (b_level, b_category, b_code) in enumerate(found[1:], start=1):
         use = band == b  # rows whose age selects this MMA band
         level = np.where(use, b_level, level)
         category = np.where(use, b_category, category)
         code = np.where(use, b_code, code)
-    censored = censor > 0
-    if censored.any():
-        code = np.where(censored, _censor_codes()[censor], code)
-    if absent.any():
-        level = np.where(absent, np.int8(0), level)
-        category = np.where(absent, np.int8(-1), category)
-        code = np.where(absent, np.int8(-1), code)
+    censored = np.flatnonzero(censor)
+    if censored.size:  # off-scale results: '<' or '>' whatever category the bound proves
+        code[censored] = _censor_codes()[censor[censored]]
     return level, category, code
 
 

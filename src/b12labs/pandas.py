@@ -425,9 +425,14 @@ def interpret_frame(
             out = ~np.isnan(number) & (
                 (number < info.plausible_min) | (number > info.plausible_max)
             )
+            # junk text goes to the scalar check as written; a number out of range as the
+            # number it was read as (what interpret() receives for that row)
             bad = np.flatnonzero(junk | out)
-            cells = _cells(series, bad)
-            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells, bad))
+            cells = [
+                number[row] if out[row] else cell
+                for row, cell in zip(bad.tolist(), _cells(series, bad), strict=True)
+            ]
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
             number[junk | out] = np.nan
             if key == "age":
                 age = number
@@ -437,7 +442,7 @@ def interpret_frame(
             codes, unknown = _labels(series, _SEX_CODES if key == "sex" else _BOOL_CODES)
             bad = np.flatnonzero(unknown)
             cells = _cells(series, bad)
-            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells, bad))
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
             if key == "sex":
                 sex = codes
             else:
@@ -458,8 +463,10 @@ def interpret_frame(
     if errors == "raise" and not valid.all():
         row = int(np.flatnonzero(~valid)[0])
         error = problems.objects[problems.index[row]]
+        label = df.index[row]
+        label = label.item() if isinstance(label, np.generic) else label  # 7, not np.int64(7)
         raise type(error)(
-            f"row {df.index[row]!r}: {error.message}",
+            f"row {label!r}: {error.message}",
             analyte=error.analyte,
             value=error.value,
             unit=error.unit,
@@ -489,16 +496,13 @@ def _cells(series: pd.Series, rows: npt.NDArray[np.intp]) -> list[Any]:
     return series.iloc[rows].tolist() if rows.size else []
 
 
-def _context_builder(key: str, cells: list[Any], rows: npt.NDArray[np.intp]) -> Any:
+def _context_builder(key: str, cells: list[Any]) -> Any:
+    """Build the single-panel error for a bad patient-context cell."""
     by_key = {repr(c): c for c in cells}
 
     def build(cell_key: str) -> B12LabsError:
         cell = by_key[cell_key]
-        given: Any = cell
-        if key in ("age", "egfr") and not isinstance(cell, str):
-            given = float(cell)
-        elif key == "pregnant" and isinstance(cell, str):
-            given = cell  # not in the yes/no table: the scalar check rejects the text
+        given = cell.item() if isinstance(cell, np.generic) else cell
         return _scalar_error(
             lambda: Panel(**{key: given}),
             InvalidValueError(f"{key}: {cell!r} is not accepted", analyte=key, value=cell),
@@ -653,8 +657,9 @@ def _pandas_factorize(codes: npt.NDArray[np.int64]) -> tuple[Any, Any]:
 
 
 def _categorical(codes: npt.NDArray[Any], categories: tuple[Any, ...] | list[str]) -> Any:
+    # codes are built here, in range by construction: no validation pass over the rows
     dtype = pd.CategoricalDtype([str(c) for c in categories])
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), dtype=dtype)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _output(
@@ -668,8 +673,9 @@ def _output(
     for analyte in (str(m) for m in MARKERS):
         if analyte not in found.value:
             continue
-        value = values[analyte].copy()
-        value[result.categories[analyte] < 0] = np.nan
+        value = values[analyte]  # computed here (never the input's memory): masked in place
+        if problems.objects:
+            value[problems.index >= 0] = np.nan
         data[f"{PREFIX}{analyte}_value"] = value
         data[f"{PREFIX}{analyte}_category"] = _categorical(result.categories[analyte], CATEGORIES)
         data[f"{PREFIX}{analyte}_fhir"] = _categorical(
@@ -680,8 +686,17 @@ def _output(
     data[f"{PREFIX}egfr"] = result.egfr
     for name, (texts, codes) in (("findings", result.findings), ("next_steps", result.next_steps)):
         data[f"{PREFIX}{name}"] = _categorical(codes, list(texts) or [""])
-    messages = ["", *(f"{_reason_code(e)}: {e.message}" for e in problems.objects)]
-    data[f"{PREFIX}error"] = _categorical(problems.index + 1, messages)
+    # Different bad inputs can share a message: one category per distinct message.
+    position: dict[str, int] = {"": 0}
+    of_object = np.array(
+        [0]
+        + [
+            position.setdefault(f"{_reason_code(e)}: {e.message}", len(position))
+            for e in problems.objects
+        ],
+        dtype=np.int32,
+    )
+    data[f"{PREFIX}error"] = _categorical(of_object[problems.index + 1], list(position))
     # Insert column by column: building a frame from the dict would first stack the float
     # results into one 2-D block (a copy); the input's columns are shared, never copied.
     out = df.copy(deep=False)
