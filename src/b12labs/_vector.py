@@ -8,14 +8,14 @@ It applies the same compiled profile and the same rules as :func:`b12labs.interp
   from :func:`~b12labs._rules.reduce_range`, the function the scalar path calls;
 * the rule state of every row is packed into one integer; each distinct state is decided
   once by the scalar :func:`~b12labs._rules.decide` and the answer is spread back to its
-  rows. Thousands of rows usually share a few hundred states.
+  rows through lookup tables. A million rows usually share a few hundred states.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,9 +126,12 @@ def _classify(
     found: list[list[npt.NDArray[np.int8]]] = []
     for b in range(len(cp.mma_bands) if analyte == "mma" else 1):
         cuts = cp.cuts_for(analyte, b)
-        lo, hi = cuts.range_array(x, censor)
         size = len(cuts.categories)
-        flat = lo * np.int8(size) + hi  # at most 5 x 5 + 1: fits in int8
+        if censor.any():
+            lo, hi = cuts.range_array(x, censor)
+            flat = lo * np.int8(size) + hi  # at most 5 x 5 + 1: fits in int8
+        else:  # exact results only: lo == hi
+            flat = cuts.point_array(x) * np.int8(size + 1)
         flat[absent] = size * size  # the table's "absent" entry
         found.append([np.take(t, flat) for t in _reduction_tables(analyte, cuts.categories)])
     level, category, code = found[0]
@@ -146,13 +149,8 @@ def _classify(
 def evaluate(
     cp: CompiledProfile,
     data: BatchInput,
-    factorize: Callable[[IntArray], tuple[IntArray, IntArray]] | None = None,
 ) -> BatchResult:
-    """Interpret every valid row of ``data`` under the compiled profile ``cp``.
-
-    ``factorize(codes) -> (inverse, uniques)`` may be given (pandas.factorize is faster than
-    the default sort-based numpy.unique).
-    """
+    """Interpret every valid row of ``data`` under the compiled profile ``cp``."""
     n = data.n
     age = data.age
     band = np.zeros(n, dtype=np.int64)
@@ -237,34 +235,39 @@ def evaluate(
         cb12_level,
         below_age,
     )
+    # Pack the fields a batch carries into one compact integer per row. A batch carries at
+    # most a few hundred thousand distinct states, so every possible code gets a slot in small
+    # lookup tables: no hashing or sorting of the rows, just a bincount and three takes.
+    present = [(i, values) for i, values in enumerate(fields) if values is not None]
+    radices = [STATE_CARDINALITIES[i] for i, _ in present]
     code = np.zeros(n, dtype=np.int32)
     radix = 1
-    for values, cardinality in zip(fields, STATE_CARDINALITIES, strict=True):
-        if values is not None:
-            code += np.asarray(values, dtype=np.int32) * np.int32(radix)
+    for (_, values), cardinality in zip(present, radices, strict=True):
+        code += np.asarray(values, dtype=np.int32) * np.int32(radix)
         radix *= cardinality
+    slots = radix  # codes run from 0 to slots - 1; slot ``slots`` is "not interpreted"
     valid = data.valid
     all_valid = bool(valid.all())
     if not all_valid:
-        code[~valid] = -1  # one extra "state" for the rows that are not interpreted
-    inverse, uniques = (factorize or _np_factorize)(code)
+        code[~valid] = slots
+    used = np.flatnonzero(np.bincount(code, minlength=slots + 1)[:slots])
 
-    status_of = np.full(len(uniques), -1, dtype=np.int8)
-    finding_of: list[str | None] = []
-    step_of: list[str | None] = []
-    for i, packed in enumerate(uniques.tolist()):
-        if packed < 0:
-            finding_of.append(None)
-            step_of.append(None)
-            continue
-        decided, _, found, steps = _resolved(_unpack(packed))
-        status_of[i] = STATUSES.index(decided)
-        finding_of.append(";".join(f.code for f in found))
-        step_of.append(";".join(s.code for s in steps))
+    status_table = np.full(slots + 1, -1, dtype=np.int8)
+    finding_table = np.full(slots + 1, -1, dtype=np.int32)
+    step_table = np.full(slots + 1, -1, dtype=np.int32)
+    finding_texts: dict[str, int] = {}
+    step_texts: dict[str, int] = {}
+    for packed in used.tolist():
+        decided, _, found, steps = _resolved(_unpack(packed, tuple(i for i, _ in present)))
+        status_table[packed] = STATUSES.index(decided)
+        text = ";".join(f.code for f in found)
+        finding_table[packed] = finding_texts.setdefault(text, len(finding_texts))
+        text = ";".join(s.code for s in steps)
+        step_table[packed] = step_texts.setdefault(text, len(step_texts))
 
-    status = status_of[inverse]
-    findings = _spread(finding_of, inverse)
-    next_steps = _spread(step_of, inverse)
+    status = np.take(status_table, code)
+    findings = (tuple(finding_texts), np.take(finding_table, code))
+    next_steps = (tuple(step_texts), np.take(step_table, code))
     if not all_valid:
         for analyte in categories:
             categories[analyte][~valid] = -1
@@ -275,28 +278,14 @@ def evaluate(
     return BatchResult(status, categories, fhir, cb12, cb12_band, egfr, findings, next_steps)
 
 
-def _np_factorize(codes: IntArray) -> tuple[IntArray, IntArray]:
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    return inverse.astype(np.int64), uniques
-
-
-def _spread(texts: list[str | None], inverse: IntArray) -> tuple[tuple[str, ...], IntArray]:
-    """Distinct texts and per-row indexes into them (-1 where the text is None)."""
-    index: dict[str, int] = {}
-    position = np.array(
-        [-1 if t is None else index.setdefault(t, len(index)) for t in texts], dtype=np.int32
-    )
-    return tuple(index), position[inverse]
-
-
 @functools.lru_cache(maxsize=65536)
-def _unpack(packed: int) -> RuleState:
-    values: list[int] = []
-    for cardinality in STATE_CARDINALITIES:
-        packed, value = divmod(packed, cardinality)
-        values.append(value)
+def _unpack(packed: int, fields: tuple[int, ...]) -> RuleState:
+    """The RuleState of a compact code over the RuleState field indexes ``fields``."""
+    values = [0] * len(STATE_CARDINALITIES)
+    for i in fields:
+        packed, values[i] = divmod(packed, STATE_CARDINALITIES[i])
     state = RuleState._make(values)
-    # Boolean fields back to bool so that the state hashes like the scalar path's.
+    # Boolean fields back to bool, as the scalar path builds them.
     return state._replace(
         mma_check_unit=bool(state.mma_check_unit),
         pregnant=bool(state.pregnant),

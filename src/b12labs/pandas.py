@@ -61,7 +61,7 @@ from ._models import (
     coerce_measurement,
 )
 from ._profile import CENSOR_CODES, DEFAULT_PROFILE, Profile, compiled
-from ._units import canonical_factor
+from ._units import ALIASES, canonical_factor
 from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, evaluate
 
 __all__ = ["ERROR_CODES", "B12LabsAccessor", "interpret_frame"]
@@ -234,10 +234,21 @@ class _Encoded:
     values: list[str]
 
     @classmethod
-    def of(cls, array: pa.Array) -> _Encoded:
-        encoded = pc.dictionary_encode(array)
-        index = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
-        return cls(index, encoded.dictionary.to_pylist())
+    def of(cls, array: pa.Array, vocabulary: tuple[str, ...] = ()) -> _Encoded:
+        """Encode ``array``; values found in ``vocabulary`` (the expected spellings) take a
+        fast hash lookup, and only the others are dictionary-encoded."""
+        if not vocabulary:
+            encoded = pc.dictionary_encode(array)
+            index = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+            return cls(index, encoded.dictionary.to_pylist())
+        known = pa.array(vocabulary, type=pa.string())
+        index = np.asarray(pc.index_in(array, value_set=known).fill_null(-1), dtype=np.int64)
+        other = np.flatnonzero((index < 0) & _bool_array(pc.is_valid(array)))
+        if other.size == 0:
+            return cls(index, list(vocabulary))
+        rest = cls.of(pc.take(array, pa.array(other)))
+        index[other] = rest.index + len(vocabulary)
+        return cls(index, [*vocabulary, *rest.values])
 
     def lookup(self, table: list[Any], missing: Any) -> npt.NDArray[Any]:
         """Per-row value: ``table[i]`` for distinct value i, ``missing`` for null rows."""
@@ -298,6 +309,9 @@ def _parse_measurements(series: pd.Series) -> _Parsed:
 
 def _numbers(series: pd.Series) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """A numeric context column (age, eGFR): floats, and the cells that are not numbers."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
+        value = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        return value, np.isinf(value)
     parsed = _parse_measurements(series)
     # a censored age or a number with text after it is not a number here
     bad = parsed.bad | (parsed.censor > 0)
@@ -316,12 +330,26 @@ def _labels(series: pd.Series, table: Mapping[str, int]) -> tuple[npt.NDArray[np
         codes = np.where(series.to_numpy(dtype=bool, na_value=False), 1, 0).astype(np.int8)
         codes[series.isna().to_numpy(dtype=bool)] = -1
         return codes, np.zeros(len(series), dtype=bool)
-    encoded = _Encoded.of(_as_text(series))
+    text = _as_text(series)
+    # Fast path: the spellings as written in the table, in lower, upper or title case.
+    spelled = {
+        form: code for key, code in table.items() for form in (key, key.upper(), key.title())
+    }
+    exact = np.asarray(
+        pc.index_in(text, value_set=pa.array(list(spelled), type=pa.string())).fill_null(-1)
+    )
+    codes_of = np.array([*spelled.values(), -1], dtype=np.int8)
+    codes = codes_of[exact]
+    other = np.flatnonzero((exact < 0) & _bool_array(pc.is_valid(text)))
+    if other.size == 0:
+        return codes, np.zeros(len(series), dtype=bool)
+    encoded = _Encoded.of(pc.take(text, pa.array(other)))
     mapped = [table.get(v.strip().lower(), -2) for v in encoded.values]
     mapped = [-1 if _is_missing_text(v) else m for v, m in zip(encoded.values, mapped, strict=True)]
-    codes = encoded.lookup(mapped, -1).astype(np.int8)
-    unknown = codes == -2
-    codes[unknown] = -1
+    other_codes = encoded.lookup(mapped, -1).astype(np.int8)
+    unknown = np.zeros(len(series), dtype=bool)
+    unknown[other[other_codes == -2]] = True
+    codes[other] = np.where(other_codes == -2, -1, other_codes)
     return codes, unknown
 
 
@@ -361,6 +389,10 @@ def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
 
 
 _SEX_CODES = {"f": 0, "female": 0, "m": 1, "male": 1}
+#: Unit spellings expected in unit columns (fast path of the encoding; others work too).
+_UNIT_SPELLINGS: tuple[str, ...] = tuple(
+    dict.fromkeys([*ALIASES.values(), *ALIASES, *(u.replace("L", "l") for u in ALIASES.values())])
+)
 _BOOL_CODES = {**dict.fromkeys(_FALSE, 0), **dict.fromkeys(_TRUE, 1)}
 _SEX_NAMES = ("female", "male")
 
@@ -386,9 +418,11 @@ def interpret_frame(
         ``df``'s columns untouched, plus: ``b12labs_status`` (categorical of the four status
         values; missing for a row with an error); for each marker present
         ``b12labs_<m>_value`` (canonical unit), ``b12labs_<m>_category``,
-        ``b12labs_<m>_fhir`` (HL7 v3 code); ``b12labs_cb12``, ``b12labs_cb12_band``,
-        ``b12labs_egfr``; ``b12labs_findings`` and ``b12labs_next_steps`` (codes joined
-        by ``;``); ``b12labs_error`` (empty, or ``"<reason code>: <message>"``).
+        ``b12labs_<m>_fhir`` (HL7 v3 code); ``b12labs_cb12`` (NaN unless holoTC, B12, MMA,
+        homocysteine and age are all known), with ``b12labs_cb12_band`` when the frame
+        has those four markers; ``b12labs_egfr`` when it has eGFR or creatinine;
+        ``b12labs_findings`` and ``b12labs_next_steps`` (codes joined by ``;``);
+        ``b12labs_error`` (empty, or ``"<reason code>: <message>"``).
 
     Raises:
         ColumnError: no recognised column, ambiguous columns, a column with no unit.
@@ -487,7 +521,7 @@ def interpret_frame(
         egfr=egfr,
         creatinine_mg_dl=creatinine,
     )
-    result = evaluate(cp, batch, _pandas_factorize)
+    result = evaluate(cp, batch)
     return _output(df, found, values, result, problems)
 
 
@@ -546,7 +580,7 @@ def _measurement_column(
         unit_source[:] = 0
     column: _Encoded | None = None
     if key in found.unit_column:
-        column = _Encoded.of(_as_text(df[found.unit_column[key]]))
+        column = _Encoded.of(_as_text(df[found.unit_column[key]]), _UNIT_SPELLINGS)
         usable = [None if _is_missing_text(v) else v.strip() for v in column.values]
         has = column.lookup([u is not None for u in usable], False).astype(bool)
         factor[has] = column.lookup([_factor_or_nan(key, u) for u in usable], np.nan)[has]
@@ -651,11 +685,6 @@ def _scalar_input(cell: Any, unit: str | None) -> Any:
     return cell if unit is None else (cell, unit)
 
 
-def _pandas_factorize(codes: npt.NDArray[np.int64]) -> tuple[Any, Any]:
-    inverse, uniques = pd.factorize(codes)
-    return inverse.astype(np.int64), np.asarray(uniques)
-
-
 def _categorical(codes: npt.NDArray[Any], categories: tuple[Any, ...] | list[str]) -> Any:
     # codes are built here, in range by construction: no validation pass over the rows
     dtype = pd.CategoricalDtype([str(c) for c in categories])
@@ -682,8 +711,10 @@ def _output(
             result.fhir[analyte], tuple(c.value for c in CODES)
         )
     data[f"{PREFIX}cb12"] = result.cb12
-    data[f"{PREFIX}cb12_band"] = _categorical(result.cb12_band, CB12_BANDS)
-    data[f"{PREFIX}egfr"] = result.egfr
+    if all(a in found.value for a in ("holotc", "b12", "mma", "hcy")):
+        data[f"{PREFIX}cb12_band"] = _categorical(result.cb12_band, CB12_BANDS)
+    if "egfr" in found.value or "creatinine" in found.value:
+        data[f"{PREFIX}egfr"] = result.egfr
     for name, (texts, codes) in (("findings", result.findings), ("next_steps", result.next_steps)):
         data[f"{PREFIX}{name}"] = _categorical(codes, list(texts) or [""])
     # Different bad inputs can share a message: one category per distinct message.
