@@ -384,6 +384,9 @@ def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
     try:
         check()
     except B12LabsError as error:
+        # Keep the error, not its traceback: the frames would keep this batch's arrays
+        # alive (a reference cycle through the error table) until the next full collection.
+        error.__traceback__ = error.__context__ = error.__cause__ = None
         return error
     return fallback
 
