@@ -1,4 +1,4 @@
-"""Refresh the README quickstart from examples/readme_quickstart.py and its real output.
+"""Refresh the README's example blocks from the example scripts and their real output.
 
 Run:  python docs/gen_readme.py   (tests/test_readme.py fails when the README is stale)
 """
@@ -10,24 +10,31 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "examples" / "readme_quickstart.py"
-START, END = "<!-- quickstart:start -->", "<!-- quickstart:end -->"
+#: README region name -> the example script whose code and output fill it.
+REGIONS = {
+    "quickstart": ROOT / "examples" / "readme_quickstart.py",
+    "batch": ROOT / "examples" / "readme_batch.py",
+}
 
 
-def quickstart_block() -> str:
+def block(name: str, script: Path) -> str:
     """The Markdown block: the example's code, then what it prints now."""
-    code = SCRIPT.read_text("utf-8").strip()
+    code = script.read_text("utf-8").strip()
     output = subprocess.run(
-        [sys.executable, str(SCRIPT)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return f"{START}\n```python\n{code}\n```\n\nOutput:\n\n```text\n{output}\n```\n{END}"
+        [sys.executable, str(script)], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout.rstrip()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    return f"{start}\n```python\n{code}\n```\n\nOutput:\n\n```text\n{output}\n```\n{end}"
 
 
 def render(readme: str) -> str:
-    """``readme`` with its quickstart region replaced by the current block."""
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return head + quickstart_block() + tail
+    """``readme`` with every example region replaced by its current block."""
+    for name, script in REGIONS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = readme.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme = head + block(name, script) + tail
+    return readme
 
 
 def main() -> None:
