@@ -1,0 +1,5 @@
+"""``python -m b12labs``: the command line."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,644 @@
+"""The ``b12labs`` command line: score exports, explain one panel, list profiles, print the schema.
+
+Exit codes of ``b12labs score``: 0 every row interpreted; 1 some rows could not be interpreted
+(``--strict``: the first such row stops the run); 2 usage or input error (missing file,
+unreadable format, no B12-related column), always a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from ._exceptions import B12LabsError, ColumnError
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
+            ".ndjson": "jsonl", ".xlsx": "excel"}  # fmt: skip
+_DEFAULT_CHUNK = 500_000
+# A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
+# "CSV injection"); numbers such as "-5" or "+1.5" are never altered.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+class UsageError(Exception):
+    """A problem with the command or its input: exit code 2 with a one-line message."""
+
+
+# ----------------------------------------------------------------------------- argument parsing
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip().strip('"')
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ._profile import DEFAULT_PROFILE, list_profiles
+
+    parser = argparse.ArgumentParser(
+        prog="b12labs",
+        description="Interpret vitamin B12 status blood tests (decision support, not a diagnosis).",
+    )
+    parser.add_argument("--version", action="version", version=f"b12labs {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    score = commands.add_parser(
+        "score",
+        help="score every row of a CSV/TSV, Parquet or Excel export",
+        description="Score every row of an export. Output: CSV, Parquet or JSON Lines "
+        "(by the output's extension or --format); standard output when no output is given. "
+        "Exit 0: all rows interpreted; 1: some rows could not be; 2: usage or input error.",
+    )
+    score.add_argument("input", help="CSV/TSV (delimiter sniffed), .parquet or .xlsx file")
+    score.add_argument(
+        "-o", "--output", help="output file (.csv, .parquet, .jsonl); default stdout"
+    )
+    score.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="output format")
+    score.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        help=f"profile id ({', '.join(list_profiles())}) or a profile file (.toml/.json)",
+    )
+    score.add_argument(
+        "--column",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar='KEY="Label"',
+        help='map a column, e.g. --column b12="Vitamin B12" or --column b12_unit=Unit',
+    )
+    score.add_argument(
+        "--unit",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="KEY=UNIT",
+        help="fixed unit of an analyte, e.g. --unit mma=nmol/L",
+    )
+    score.add_argument(
+        "--chunk-size",
+        type=int,
+        default=_DEFAULT_CHUNK,
+        metavar="ROWS",
+        help="rows per chunk; memory stays constant whatever the file size "
+        f"(default {_DEFAULT_CHUNK:,})",
+    )
+    score.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first row that cannot be interpreted (exit 1)",
+    )
+    score.add_argument(
+        "--allow-formulas",
+        action="store_true",
+        help="do not neutralize text cells that spreadsheets would run as formulas",
+    )
+    score.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    score.add_argument("--quiet", action="store_true", help="no summary on standard error")
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain the interpretation of one panel",
+        description="Interpret one panel and print a readable report (or --json).",
+    )
+    for marker, example in (("b12", "150 pmol/L"), ("holotc", "32 pmol/L"), ("mma", "0.5 umol/L"),
+                            ("hcy", "14 umol/L"), ("folate", "4.1 ng/mL"), ("creatinine", "1.1 mg/dL")):  # fmt: skip  # noqa: E501
+        explain.add_argument(
+            f"--{marker}", metavar="RESULT", help=f'e.g. "{example}" or "<{example}"'
+        )
+    explain.add_argument("--age", type=float, help="years")
+    explain.add_argument("--sex", help="female or male")
+    explain.add_argument("--pregnant", action=argparse.BooleanOptionalAction, default=None)
+    explain.add_argument("--egfr", type=float, help="mL/min/1.73 m2")
+    explain.add_argument(
+        "--symptom", action="append", dest="symptoms", help="repeatable, e.g. tremor"
+    )
+    explain.add_argument(
+        "--risk-factor", action="append", dest="risk_factors", help="repeatable, e.g. metformin"
+    )
+    explain.add_argument(
+        "--recent-b12-treatment", action=argparse.BooleanOptionalAction, default=None
+    )
+    explain.add_argument("--nitrous-oxide", action=argparse.BooleanOptionalAction, default=None)
+    explain.add_argument("--profile", default=DEFAULT_PROFILE, help="profile id or file")
+    explain.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    profiles = commands.add_parser("profiles", help="list the profiles, or show one with citations")
+    profiles.add_argument("--show", metavar="ID", help="print the thresholds of one profile")
+    commands.add_parser("schema", help="print the JSON Schema of a result")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "score":
+            return _score(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "profiles":
+            return _profiles(args)
+        if args.command == "schema":
+            from ._interpret import result_json_schema
+
+            print(json.dumps(result_json_schema(), indent=2))
+            return EXIT_OK
+        parser.print_help()
+        return EXIT_USAGE
+    except (UsageError, ColumnError) as error:
+        print(f"b12labs: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except B12LabsError as error:  # a bad explain value, a bad profile, --strict
+        print(f"b12labs: error: {error}", file=sys.stderr)
+        return EXIT_ROW_ERRORS if args.command == "score" else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("b12labs: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head`: not an error worth a traceback
+        with contextlib.suppress(OSError):
+            sys.stdout.close()
+        return EXIT_OK
+
+
+def _profile(value: str) -> Any:
+    from ._profile import get_profile, list_profiles, load_profile
+
+    if value in list_profiles():
+        return get_profile(value)
+    if Path(value).suffix.lower() in (".toml", ".json") and Path(value).exists():
+        return load_profile(value)
+    raise UsageError(
+        f"unknown profile {value!r}: use one of {', '.join(list_profiles())} or a .toml/.json file"
+    )
+
+
+# ----------------------------------------------------------------------------- profiles, explain
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from ._profile import get_profile, list_profiles
+
+    if not args.show:
+        for pid in list_profiles():
+            profile = get_profile(pid)
+            print(f"{pid:<20} {profile.version:<6} {profile.title}")
+        return EXIT_OK
+    profile = _profile(args.show)
+    print(f"{profile.id} {profile.version}: {profile.title}")
+    if profile.description:
+        print(profile.description)
+    print()
+    for path, threshold in profile.thresholds().items():
+        print(f"  {path:<32} {threshold.describe():<22} [{threshold.evidence}] {threshold.source}")
+    print("\nsources:")
+    for key, source in profile.sources.items():
+        print(f"  {key}: {source.citation}" + (f" <{source.url}>" if source.url else ""))
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ._interpret import interpret
+
+    fields = (
+        *("b12", "holotc", "mma", "hcy", "folate", "creatinine", "age", "sex", "pregnant"),
+        *("egfr", "symptoms", "risk_factors", "recent_b12_treatment", "nitrous_oxide"),
+    )
+    given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    result = interpret(profile=_profile(args.profile), **given)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return EXIT_OK
+    print(f"b12labs {result.library_version}, profile {result.profile_id} {result.profile_version}")
+    print(f"\nStatus: {result.status.value}. {result.summary}\n")
+    for key, marker in result.markers.items():
+        censor = marker.censor.value if marker.censor else ""
+        print(
+            f"  {key:<7} {censor}{marker.original_value:g} {marker.original_unit:<8}"
+            f" = {censor}{marker.value:.4g} {marker.unit:<7} {marker.category.value:<18}"
+            f" [{marker.interpretation_code.value}]  normal: {marker.reference_interval.text}"
+        )
+    if result.cb12.value is not None:
+        print(f"  cB12    {result.cb12.value:.2f} ({result.cb12.band})")
+    if result.patient.egfr is not None:
+        print(f"  eGFR    {result.patient.egfr:.0f} mL/min/1.73 m2 ({result.patient.egfr_source})")
+    print("\nFindings:")
+    for finding in result.findings:
+        print(f"  - [{finding.code}] {finding.message}")
+    if result.next_steps:
+        print("\nNext steps:")
+        for step in result.next_steps:
+            print(f"  - [{step.code}] {step.message}")
+    print("\nDecision support, not a diagnosis.")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _sniff(path: Path, delimiter: str | None) -> tuple[str, str, bool]:
+    """(delimiter, encoding for pyarrow, whether Latin-1 was chosen)."""
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 20)
+    if not sample.strip():
+        raise UsageError(f"{path}: the file is empty")
+    latin1 = False
+    try:
+        text = sample.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        if error.start < len(sample) - 4:  # not just a character cut by the sample's end
+            latin1 = True
+        text = sample[: error.start].decode("utf-8-sig") if not latin1 else sample.decode("latin-1")
+    if delimiter is None:
+        lines = "\n".join(text.splitlines()[:50])
+        try:
+            delimiter = csv.Sniffer().sniff(lines, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    return delimiter, ("latin-1" if latin1 else "utf8"), latin1
+
+
+def _csv_batches(
+    path: Path, args: argparse.Namespace, malformed: list[str]
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    delimiter, encoding, latin1 = _sniff(path, args.delimiter)
+    if latin1:
+        print(f"b12labs: note: {path} is not UTF-8; read as Latin-1", file=sys.stderr)
+    names = _header(path, delimiter, encoding)
+    # Every column is read as text: values are written back exactly as they came, and the
+    # scorer parses the B12 columns itself (censored values, junk, units in cells).
+    size = path.stat().st_size
+    block = max(1 << 20, min(1 << 26, size // max(1, _rows_estimate(path, size)) * args.chunk_size))
+
+    def on_invalid(row: Any) -> str:
+        malformed.append(row.text)  # kept, and written at the end as an error row
+        return "skip"
+
+    reader = pv.open_csv(
+        path,
+        read_options=pv.ReadOptions(encoding=encoding, block_size=block),
+        parse_options=pv.ParseOptions(
+            delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
+        ),
+        convert_options=pv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+        ),
+    )
+    yield from reader
+
+
+def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
+    with path.open("rb") as handle:
+        line = handle.readline().decode("utf-8-sig" if encoding == "utf8" else "latin-1")
+    names = next(csv.reader([line], delimiter=delimiter), [])
+    if not names:
+        raise UsageError(f"{path}: no header line")
+    return names
+
+
+def _malformed_frame(path: Path, args: argparse.Namespace, texts: list[str]) -> pd.DataFrame:
+    """Rows with the wrong number of fields, padded (or cut) to the header's width."""
+    import pandas as pd
+
+    delimiter, encoding, _ = _sniff(path, args.delimiter)
+    names = _header(path, delimiter, encoding)
+    rows = []
+    for fields in csv.reader(texts, delimiter=delimiter):
+        rows.append((fields + [""] * len(names))[: len(names)])
+    return pd.DataFrame(rows, columns=names, dtype="str")
+
+
+def _rows_estimate(path: Path, size: int) -> int:
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 16)
+    lines = max(1, sample.count(b"\n"))
+    return max(1, int(size / (len(sample) / lines)))
+
+
+def _batches(path: Path, args: argparse.Namespace, malformed: list[str]) -> Iterator[Any]:
+    """The input as a stream of pyarrow record batches or pandas frames."""
+    suffix = path.suffix.lower()
+    kind = _FORMATS.get(suffix, "csv")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            yield from pq.ParquetFile(path).iter_batches(batch_size=args.chunk_size)
+        except OSError as error:
+            raise UsageError(f"{path}: not a readable Parquet file ({error})") from None
+    elif kind == "excel":
+        try:
+            import pandas as pd
+
+            frame = pd.read_excel(path, dtype=str)
+        except ImportError:
+            raise UsageError("reading .xlsx needs openpyxl: pip install 'b12labs[excel]'") from None
+        except (ValueError, OSError) as error:
+            raise UsageError(f"{path}: not a readable Excel file ({error})") from None
+        for start in range(0, max(len(frame), 1), args.chunk_size):
+            yield frame.iloc[start : start + args.chunk_size]
+    elif kind == "jsonl":
+        raise UsageError(f"{path}: JSON Lines is an output format; give CSV, Parquet or .xlsx")
+    else:
+        yield from _csv_batches(path, args, malformed)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+class _AtomicOutput:
+    """Write to a temporary file beside the target and rename it into place at the end, so
+    an interrupted run never leaves a half-written file in place of an earlier one."""
+
+    def __init__(self, target: Path | None) -> None:
+        self.target = target
+        self.temp: Path | None = None
+        if target is not None:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+            os.close(fd)
+            self.temp = Path(name)
+
+    @property
+    def path(self) -> Path | None:
+        return self.temp
+
+    def commit(self) -> None:
+        if self.temp is not None and self.target is not None:
+            os.replace(self.temp, self.target)
+            self.temp = None
+
+    def discard(self) -> None:
+        if self.temp is not None:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
+            self.temp = None
+
+
+class _Writer:
+    """Streams scored chunks to CSV, Parquet or JSON Lines."""
+
+    def __init__(self, kind: str, path: Path | None, guard_formulas: bool) -> None:
+        self.kind = kind
+        self.path = path
+        self.guard = guard_formulas
+        self.sink: Any = None
+        self.handle: IO[bytes] | None = None
+
+    def write(self, table: pa.Table) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        columns = []
+        for column in table.columns:  # categoricals become their text
+            if pa.types.is_dictionary(column.type):
+                column = pc.cast(column, pa.string())
+            columns.append(column)
+        table = pa.table(columns, names=table.column_names)
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            if self.sink is None:
+                self.sink = pq.ParquetWriter(self._open_path(), table.schema)
+            self.sink.write_table(table)
+            return
+        handle = self._open()
+        if self.kind == "jsonl":
+            frame = table.to_pandas()
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            handle.write(text.encode("utf-8"))
+            if text and not text.endswith("\n"):
+                handle.write(b"\n")
+            return
+        import pyarrow.csv as pv
+
+        if self.guard:
+            table = _neutralize_formulas(table)
+        needs_quotes = any(
+            pc.any(pc.match_substring_regex(c, '[,"\r\n]')).as_py()
+            for c in table.columns
+            if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+        )
+        options = pv.WriteOptions(
+            include_header=self.sink is None, quoting_style="needed" if needs_quotes else "none"
+        )
+        pv.write_csv(table, handle, write_options=options)
+        self.sink = True
+
+    def _open_path(self) -> Any:
+        return self.path if self.path is not None else sys.stdout.buffer
+
+    def _open(self) -> IO[bytes]:
+        if self.handle is None:
+            self.handle = self.path.open("wb") if self.path is not None else sys.stdout.buffer
+        return self.handle
+
+    def close(self) -> None:
+        if self.kind == "parquet" and self.sink is not None:
+            self.sink.close()
+        if self.handle is not None:
+            self.handle.flush()
+            if self.path is not None:
+                self.handle.close()
+
+
+def _neutralize_formulas(table: pa.Table) -> pa.Table:
+    """Prefix "'" to text cells a spreadsheet would run as a formula; numbers are untouched."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.and_(
+                pc.match_substring_regex(column, _FORMULA_START),
+                pc.invert(pc.match_substring_regex(column, _NUMBER)),
+            )
+            if pc.any(risky).as_py():
+                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+# ----------------------------------------------------------------------------- score
+
+
+class _Progress:
+    def __init__(self, enabled: bool, total_bytes: int) -> None:
+        self.enabled = enabled
+        self.total = total_bytes
+        self.start = time.perf_counter()
+
+    def update(self, rows: int, fraction: float | None) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        share = f" {fraction:6.1%}" if fraction is not None else ""
+        print(f"\r  {rows:>12,} rows{share}  {elapsed:6.1f} s", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def _score(args: argparse.Namespace) -> int:
+    path = Path(args.input)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if args.chunk_size < 1:
+        raise UsageError("--chunk-size must be a positive number of rows")
+    kind = args.format or (_FORMATS.get(Path(args.output).suffix.lower()) if args.output else "csv")
+    if kind not in ("csv", "parquet", "jsonl"):
+        raise UsageError(
+            f"cannot write {args.output!r}: give a .csv, .parquet or .jsonl output, or --format"
+        )
+    if kind == "parquet" and args.output is None:
+        raise UsageError("Parquet output needs -o FILE.parquet")
+    profile = _profile(args.profile)
+    columns = dict(args.column)
+    units = dict(args.unit)
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from .pandas import interpret_frame
+
+    output = _AtomicOutput(Path(args.output) if args.output else None)
+    writer = _Writer(kind, output.path, guard_formulas=not args.allow_formulas)
+    progress = _Progress(
+        sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI"),
+        path.stat().st_size,
+    )
+    statuses: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    malformed: list[str] = []
+    rows = 0
+    started = time.perf_counter()
+    header_frame: pd.DataFrame | None = None
+    try:
+        for batch in _batches(path, args, malformed):
+            frame = batch if isinstance(batch, pd.DataFrame) else batch.to_pandas()
+            if header_frame is None:
+                header_frame = frame.iloc[:0]
+            frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))  # 1-based data row
+            scored = interpret_frame(
+                frame,
+                profile=profile,
+                columns=columns,
+                units=units,
+                errors="raise" if args.strict else "collect",
+            )
+            rows += len(frame)
+            counts = scored["b12labs_status"].value_counts(dropna=True)
+            statuses.update({str(k): int(v) for k, v in counts.items()})
+            errors = scored["b12labs_error"]
+            bad = errors[errors != ""]
+            if len(bad):
+                reason_counts = bad.str.split(":", n=1).str[0].value_counts()
+                reasons.update({str(k): int(v) for k, v in reason_counts.items()})
+            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+            progress.update(rows, None)
+        if header_frame is None:  # header only, or an Excel sheet without rows
+            header_frame = _empty_frame(path, args)
+            scored = interpret_frame(header_frame, profile=profile, columns=columns, units=units)
+            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+        if malformed:  # every input row gets an output row: these come last, as errors
+            frame = _malformed_frame(path, args, malformed)
+            frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))
+            scored = interpret_frame(frame, profile=profile, columns=columns, units=units)
+            for name in scored.columns[len(frame.columns) :]:
+                scored[name] = None
+            scored["b12labs_error"] = (
+                "malformed_row: the line does not have one field per column "
+                "(written here padded or cut; not interpreted)"
+            )
+            reasons["malformed_row"] += len(frame)
+            rows += len(frame)
+            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+        writer.close()
+        output.commit()
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            writer.close()
+        output.discard()
+        if isinstance(error, (UsageError, B12LabsError, KeyboardInterrupt, BrokenPipeError)):
+            raise
+        if _is_arrow_error(error):
+            what = _FORMATS.get(path.suffix.lower(), "csv")
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise UsageError(f"{path}: cannot be read as {what} ({first_line})") from None
+        raise
+    finally:
+        progress.done()
+    if not args.quiet:
+        _summary(rows, statuses, reasons, time.perf_counter() - started, args.output)
+    return EXIT_ROW_ERRORS if sum(reasons.values()) else EXIT_OK
+
+
+def _is_arrow_error(error: BaseException) -> bool:
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError))
+
+
+def _empty_frame(path: Path, args: argparse.Namespace) -> pd.DataFrame:
+    import pandas as pd
+
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        empty: pd.DataFrame = pq.read_schema(path).empty_table().to_pandas()
+        return empty
+    if path.suffix.lower() == ".xlsx":
+        return pd.read_excel(path, dtype=str).iloc[:0]
+    return _malformed_frame(path, args, [])
+
+
+def _summary(
+    rows: int, statuses: Counter[str], reasons: Counter[str], seconds: float, output: str | None
+) -> None:
+    lines = [
+        f"b12labs: {rows:,} rows read in {seconds:.2f} s"
+        + (f", written to {output}" if output else "")
+    ]
+    for status in ("deficiency_likely", "borderline", "not_indicated", "insufficient_data"):
+        lines.append(f"  {status:<20} {statuses.get(status, 0):>12,}")
+    errors = sum(reasons.values())
+    lines.append(f"  {'rows with errors':<20} {errors:>12,}")
+    for reason, count in reasons.most_common():
+        lines.append(f"    {reason:<18} {count:>12,}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())
