@@ -403,25 +403,37 @@ class _AtomicOutput:
 
 
 class _Writer:
-    """Streams scored chunks to CSV, Parquet or JSON Lines."""
+    """Streams scored chunks to CSV, Parquet or JSON Lines.
+
+    Chunks are converted and written on one background thread (Arrow releases the GIL), so
+    writing chunk *i* overlaps scoring chunk *i + 1*; at most one chunk waits, which keeps
+    memory constant.
+    """
 
     def __init__(self, kind: str, path: Path | None, guard_formulas: bool) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.kind = kind
         self.path = path
         self.guard = guard_formulas
         self.sink: Any = None
         self.handle: IO[bytes] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="b12labs-writer")
+        self._format_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="b12labs-csv")
+        self._pending: Any = None
+
+    def submit(self, scored: pd.DataFrame, source: Any, inputs: int) -> None:
+        """Queue a scored chunk for writing (waits for the previous one first)."""
+        self.wait()
+        self._pending = self._pool.submit(lambda: self.write(_arrow(scored, source, inputs)))
+
+    def wait(self) -> None:
+        """Wait for the queued chunk; re-raise what writing it raised."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def write(self, table: pa.Table) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        columns = []
-        for column in table.columns:  # categoricals become their text
-            if pa.types.is_dictionary(column.type):
-                column = pc.cast(column, pa.string())
-            columns.append(column)
-        table = pa.table(columns, names=table.column_names)
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
@@ -437,20 +449,30 @@ class _Writer:
             if text and not text.endswith("\n"):
                 handle.write(b"\n")
             return
+        # Format the two halves of the chunk on two threads (Arrow releases the GIL), then
+        # write them in order.
+        half = (table.num_rows + 1) // 2
+        parts = [table.slice(0, half), table.slice(half)] if table.num_rows > 1 else [table]
+        header = self.sink is None
+        futures = [
+            self._format_pool.submit(self._csv_bytes, part, header and i == 0)
+            for i, part in enumerate(parts)
+        ]
+        for future in futures:
+            handle.write(future.result())
+        self.sink = True
+
+    def _csv_bytes(self, table: pa.Table, header: bool) -> Any:
+        import pyarrow as pa
         import pyarrow.csv as pv
 
         if self.guard:
             table = _neutralize_formulas(table)
-        needs_quotes = any(
-            pc.any(pc.match_substring_regex(c, '[,"\r\n]')).as_py()
-            for c in table.columns
-            if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
-        )
-        options = pv.WriteOptions(
-            include_header=self.sink is None, quoting_style="needed" if needs_quotes else "none"
-        )
-        pv.write_csv(table, handle, write_options=options)
-        self.sink = True
+        # "needed": text cells are quoted, numbers are not (the text itself is unchanged)
+        options = pv.WriteOptions(include_header=header, quoting_style="needed")
+        sink = pa.BufferOutputStream()
+        pv.write_csv(table, sink, write_options=options)
+        return sink.getvalue()
 
     def _open_path(self) -> Any:
         return self.path if self.path is not None else sys.stdout.buffer
@@ -461,6 +483,11 @@ class _Writer:
         return self.handle
 
     def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._format_pool.shutdown(wait=True)
         if self.kind == "parquet" and self.sink is not None:
             self.sink.close()
         if self.handle is not None:
@@ -475,13 +502,13 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.and_(
-                pc.match_substring_regex(column, _FORMULA_START),
-                pc.invert(pc.match_substring_regex(column, _NUMBER)),
-            )
-            if pc.any(risky).as_py():
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        # b12labs_* columns hold codes and messages of ours: never a formula
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and not name.startswith("b12labs_"):
+            starts = pc.match_substring_regex(column, _FORMULA_START)
+            if pc.any(starts).as_py():  # rare: only then look for numbers among them
+                risky = pc.and_(starts, pc.invert(pc.match_substring_regex(column, _NUMBER)))
                 column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
@@ -526,7 +553,6 @@ def _score(args: argparse.Namespace) -> int:
     units = dict(args.unit)
 
     import pandas as pd
-    import pyarrow as pa
 
     from .pandas import interpret_frame
 
@@ -544,7 +570,13 @@ def _score(args: argparse.Namespace) -> int:
     header_frame: pd.DataFrame | None = None
     try:
         for batch in _batches(path, args, malformed):
-            frame = batch if isinstance(batch, pd.DataFrame) else batch.to_pandas()
+            # pandas columns backed by the Arrow data (no copy); pandas' default conversion
+            # of text columns would copy every string
+            frame = (
+                batch
+                if isinstance(batch, pd.DataFrame)
+                else batch.to_pandas(types_mapper=pd.ArrowDtype)
+            )
             if header_frame is None:
                 header_frame = frame.iloc[:0]
             frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))  # 1-based data row
@@ -559,16 +591,15 @@ def _score(args: argparse.Namespace) -> int:
             counts = scored["b12labs_status"].value_counts(dropna=True)
             statuses.update({str(k): int(v) for k, v in counts.items()})
             errors = scored["b12labs_error"]
-            bad = errors[errors != ""]
-            if len(bad):
-                reason_counts = bad.str.split(":", n=1).str[0].value_counts()
-                reasons.update({str(k): int(v) for k, v in reason_counts.items()})
-            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+            for message, count in errors.value_counts().items():
+                if message and count:
+                    reasons[str(message).split(":", 1)[0]] += int(count)
+            writer.submit(scored, batch, len(frame.columns))
             progress.update(rows, None)
         if header_frame is None:  # header only, or an Excel sheet without rows
             header_frame = _empty_frame(path, args)
             scored = interpret_frame(header_frame, profile=profile, columns=columns, units=units)
-            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+            writer.submit(scored, None, 0)
         if malformed:  # every input row gets an output row: these come last, as errors
             frame = _malformed_frame(path, args, malformed)
             frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))
@@ -581,7 +612,7 @@ def _score(args: argparse.Namespace) -> int:
             )
             reasons["malformed_row"] += len(frame)
             rows += len(frame)
-            writer.write(pa.Table.from_pandas(scored, preserve_index=False))
+            writer.submit(scored, None, 0)
         writer.close()
         output.commit()
     except BaseException as error:
@@ -600,6 +631,30 @@ def _score(args: argparse.Namespace) -> int:
     if not args.quiet:
         _summary(rows, statuses, reasons, time.perf_counter() - started, args.output)
     return EXIT_ROW_ERRORS if sum(reasons.values()) else EXIT_OK
+
+
+def _arrow(scored: pd.DataFrame, source: Any, inputs: int) -> pa.Table:
+    """The scored chunk as an Arrow table: the input columns as read (the source batch
+    itself when there is one), then the result columns, categoricals as their text."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(source, pa.RecordBatch):
+        arrays, names = list(source.columns), list(source.schema.names)
+    else:
+        arrays, names = [], []
+        inputs = 0
+    for name in scored.columns[inputs:]:
+        series = scored[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes = series.array.codes  # -1 for missing
+            labels = pa.array([str(c) for c in series.cat.categories], type=pa.string())
+            indices = pa.array(codes, mask=codes < 0)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, labels).dictionary_decode())
+        else:
+            arrays.append(pa.array(series, from_pandas=True))
+        names.append(str(name))
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def _is_arrow_error(error: BaseException) -> bool:
