@@ -24,7 +24,6 @@ from ._exceptions import B12LabsError, ColumnError
 from ._version import __version__
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
 
 __all__ = ["main"]
@@ -322,16 +321,19 @@ def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
     return names
 
 
-def _malformed_frame(path: Path, args: argparse.Namespace, texts: list[str]) -> pd.DataFrame:
+def _malformed_table(path: Path, args: argparse.Namespace, texts: list[str]) -> pa.Table:
     """Rows with the wrong number of fields, padded (or cut) to the header's width."""
-    import pandas as pd
+    import pyarrow as pa
 
     delimiter, encoding, _ = _sniff(path, args.delimiter)
     names = _header(path, delimiter, encoding)
-    rows = []
-    for fields in csv.reader(texts, delimiter=delimiter):
-        rows.append((fields + [""] * len(names))[: len(names)])
-    return pd.DataFrame(rows, columns=names, dtype="str")
+    rows = [
+        (fields + [""] * len(names))[: len(names)]
+        for fields in csv.reader(texts, delimiter=delimiter)
+    ]
+    return pa.table(
+        {name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(names)}
+    )
 
 
 def _rows_estimate(path: Path, size: int) -> int:
@@ -361,8 +363,10 @@ def _batches(path: Path, args: argparse.Namespace, malformed: list[str]) -> Iter
             raise UsageError("reading .xlsx needs openpyxl: pip install 'b12labs[excel]'") from None
         except (ValueError, OSError) as error:
             raise UsageError(f"{path}: not a readable Excel file ({error})") from None
-        for start in range(0, max(len(frame), 1), args.chunk_size):
-            yield frame.iloc[start : start + args.chunk_size]
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        yield from table.to_batches(max_chunksize=args.chunk_size)
     elif kind == "jsonl":
         raise UsageError(f"{path}: JSON Lines is an output format; give CSV, Parquet or .xlsx")
     else:
@@ -380,6 +384,10 @@ class _AtomicOutput:
         self.target = target
         self.temp: Path | None = None
         if target is not None:
+            if not target.parent.is_dir():
+                raise UsageError(f"{target}: the folder {target.parent} does not exist")
+            if target.is_dir():
+                raise UsageError(f"{target} is a folder; give a file name for the output")
             fd, name = tempfile.mkstemp(
                 prefix=f".{target.name}.", suffix=".part", dir=target.parent
             )
@@ -422,10 +430,10 @@ class _Writer:
         self._format_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="b12labs-csv")
         self._pending: Any = None
 
-    def submit(self, scored: pd.DataFrame, source: Any, inputs: int) -> None:
+    def submit(self, source: Any, scored: Any, malformed: bool = False) -> None:
         """Queue a scored chunk for writing (waits for the previous one first)."""
         self.wait()
-        self._pending = self._pool.submit(lambda: self.write(_arrow(scored, source, inputs)))
+        self._pending = self._pool.submit(lambda: self.write(_arrow(source, scored, malformed)))
 
     def wait(self) -> None:
         """Wait for the queued chunk; re-raise what writing it raised."""
@@ -549,12 +557,12 @@ def _score(args: argparse.Namespace) -> int:
     if kind == "parquet" and args.output is None:
         raise UsageError("Parquet output needs -o FILE.parquet")
     profile = _profile(args.profile)
-    columns = dict(args.column)
-    units = dict(args.unit)
-
-    import pandas as pd
-
-    from .pandas import interpret_frame
+    options = {
+        "profile": profile,
+        "columns": dict(args.column),
+        "units": dict(args.unit),
+        "errors": "raise" if args.strict else "collect",
+    }
 
     output = _AtomicOutput(Path(args.output) if args.output else None)
     writer = _Writer(kind, output.path, guard_formulas=not args.allow_formulas)
@@ -567,52 +575,25 @@ def _score(args: argparse.Namespace) -> int:
     malformed: list[str] = []
     rows = 0
     started = time.perf_counter()
-    header_frame: pd.DataFrame | None = None
+    seen_batch = False
     try:
         for batch in _batches(path, args, malformed):
-            # pandas columns backed by the Arrow data (no copy); pandas' default conversion
-            # of text columns would copy every string
-            frame = (
-                batch
-                if isinstance(batch, pd.DataFrame)
-                else batch.to_pandas(types_mapper=pd.ArrowDtype)
-            )
-            if header_frame is None:
-                header_frame = frame.iloc[:0]
-            frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))  # 1-based data row
-            scored = interpret_frame(
-                frame,
-                profile=profile,
-                columns=columns,
-                units=units,
-                errors="raise" if args.strict else "collect",
-            )
-            rows += len(frame)
-            counts = scored["b12labs_status"].value_counts(dropna=True)
-            statuses.update({str(k): int(v) for k, v in counts.items()})
-            errors = scored["b12labs_error"]
-            for message, count in errors.value_counts().items():
-                if message and count:
-                    reasons[str(message).split(":", 1)[0]] += int(count)
-            writer.submit(scored, batch, len(frame.columns))
+            seen_batch = True
+            scored = _score_batch(batch, rows, options)
+            rows += batch.num_rows
+            statuses.update(scored.status_counts())
+            reasons.update(scored.error_counts())
+            writer.submit(batch, scored)
             progress.update(rows, None)
-        if header_frame is None:  # header only, or an Excel sheet without rows
-            header_frame = _empty_frame(path, args)
-            scored = interpret_frame(header_frame, profile=profile, columns=columns, units=units)
-            writer.submit(scored, None, 0)
+        if not seen_batch:  # header only, or an Excel sheet without rows
+            empty = _empty_table(path, args)
+            writer.submit(empty, _score_batch(empty, 0, {**options, "errors": "collect"}))
         if malformed:  # every input row gets an output row: these come last, as errors
-            frame = _malformed_frame(path, args, malformed)
-            frame.index = pd.RangeIndex(rows + 1, rows + 1 + len(frame))
-            scored = interpret_frame(frame, profile=profile, columns=columns, units=units)
-            for name in scored.columns[len(frame.columns) :]:
-                scored[name] = None
-            scored["b12labs_error"] = (
-                "malformed_row: the line does not have one field per column "
-                "(written here padded or cut; not interpreted)"
-            )
-            reasons["malformed_row"] += len(frame)
-            rows += len(frame)
-            writer.submit(scored, None, 0)
+            table = _malformed_table(path, args, malformed)
+            scored = _score_batch(table, rows, {**options, "errors": "collect"})
+            reasons["malformed_row"] += table.num_rows
+            rows += table.num_rows
+            writer.submit(table, scored, malformed=True)
         writer.close()
         output.commit()
     except BaseException as error:
@@ -633,27 +614,44 @@ def _score(args: argparse.Namespace) -> int:
     return EXIT_ROW_ERRORS if sum(reasons.values()) else EXIT_OK
 
 
-def _arrow(scored: pd.DataFrame, source: Any, inputs: int) -> pa.Table:
-    """The scored chunk as an Arrow table: the input columns as read (the source batch
-    itself when there is one), then the result columns, categoricals as their text."""
-    import pandas as pd
+def _score_batch(batch: Any, offset: int, options: dict[str, Any]) -> Any:
+    """Score one Arrow batch or table with the table core (no DataFrame is built)."""
+    from ._table import score_table
+
+    names = list(batch.schema.names)
+    return score_table(
+        names,
+        lambda label: batch.column(names.index(label)),
+        batch.num_rows,
+        row_label=lambda row: offset + row + 1,  # 1-based data row, as in the summary
+        **options,
+    )
+
+
+_MALFORMED = (
+    "malformed_row: the line does not have one field per column "
+    "(written here padded or cut; not interpreted)"
+)
+
+
+def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
+    """The output chunk: the input columns as read, then the result columns (categories
+    as their text). Rows of a malformed line keep only their error."""
     import pyarrow as pa
 
-    if isinstance(source, pa.RecordBatch):
-        arrays, names = list(source.columns), list(source.schema.names)
-    else:
-        arrays, names = [], []
-        inputs = 0
-    for name in scored.columns[inputs:]:
-        series = scored[name]
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            codes = series.array.codes  # -1 for missing
-            labels = pa.array([str(c) for c in series.cat.categories], type=pa.string())
-            indices = pa.array(codes, mask=codes < 0)
-            arrays.append(pa.DictionaryArray.from_arrays(indices, labels).dictionary_decode())
+    arrays, names = list(source.columns), list(source.schema.names)
+    for name, values, categories in scored.columns():
+        if malformed:
+            text = _MALFORMED if name.endswith("_error") else None
+            kind = pa.float64() if categories is None else pa.string()
+            arrays.append(pa.array([text] * source.num_rows, type=kind))
+        elif categories is None:
+            arrays.append(pa.array(values, from_pandas=True))  # NaN -> empty cell
         else:
-            arrays.append(pa.array(series, from_pandas=True))
-        names.append(str(name))
+            labels = pa.array([str(c) for c in categories], type=pa.string())
+            indices = pa.array(values, mask=values < 0)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, labels).dictionary_decode())
+        names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
 
 
@@ -665,17 +663,17 @@ def _is_arrow_error(error: BaseException) -> bool:
     return isinstance(error, (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError))
 
 
-def _empty_frame(path: Path, args: argparse.Namespace) -> pd.DataFrame:
-    import pandas as pd
-
+def _empty_table(path: Path, args: argparse.Namespace) -> pa.Table:
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
-        empty: pd.DataFrame = pq.read_schema(path).empty_table().to_pandas()
-        return empty
+        return pq.read_schema(path).empty_table()
     if path.suffix.lower() == ".xlsx":
-        return pd.read_excel(path, dtype=str).iloc[:0]
-    return _malformed_frame(path, args, [])
+        import pandas as pd
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(pd.read_excel(path, dtype=str).iloc[:0], preserve_index=False)
+    return _malformed_table(path, args, [])
 
 
 def _summary(

@@ -1,0 +1,787 @@
+"""The table core of batch scoring: columns in, result arrays out (numpy + pyarrow only).
+
+It works on any table whose columns are pandas Series or Arrow arrays, so the pandas API
+(:mod:`b12labs.pandas`) and the command line (which never builds a DataFrame) share it. How
+columns, units, values and errors are read is described in :mod:`b12labs.pandas`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._analytes import MARKERS, analyte_info
+from ._exceptions import (
+    B12LabsError,
+    ColumnError,
+    ImplausibleValueError,
+    IncompatibleUnitError,
+    InvalidValueError,
+    UnitError,
+    UnknownUnitError,
+)
+from ._models import (
+    _CENSOR_SPELLINGS,
+    MEASUREMENT_PATTERN,
+    MISSING_TOKENS,
+    Panel,
+    coerce_measurement,
+)
+from ._profile import CENSOR_CODES, DEFAULT_PROFILE, Profile, compiled
+from ._units import ALIASES, canonical_factor
+from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, BatchResult, evaluate
+
+__all__ = ["ERROR_CODES", "PREFIX", "Scored", "score_table"]
+
+#: Reason codes of ``b12labs_error`` and the error type the single-panel call raises.
+ERROR_CODES: dict[str, type[B12LabsError]] = {
+    "unknown_unit": UnknownUnitError,
+    "incompatible_unit": IncompatibleUnitError,
+    "implausible_value": ImplausibleValueError,
+    "invalid_value": InvalidValueError,
+}
+_CODE_OF: dict[type[B12LabsError], str] = {cls: code for code, cls in ERROR_CODES.items()}
+
+PREFIX = "b12labs_"
+_MEASURED = (*(str(m) for m in MARKERS), "creatinine")
+_CONTEXT = ("age", "sex", "pregnant", "egfr")
+# Order in which a row's inputs are checked: the order of Panel's fields, so that a row
+# with several problems reports the one the single-panel call raises.
+_FIELD_ORDER = (*(str(m) for m in MARKERS), "age", "sex", "pregnant", "egfr", "creatinine")
+
+_NAMES: dict[str, tuple[str, ...]] = {
+    "b12": ("b12", "vitaminb12", "vitb12", "cobalamin", "serumb12", "totalb12", "serumcobalamin"),
+    "holotc": ("holotc", "activeb12", "holotranscobalamin", "holotranscobalaminii"),
+    "mma": ("mma", "methylmalonicacid", "methylmalonate", "serummma"),
+    "hcy": ("hcy", "thcy", "homocysteine", "totalhomocysteine", "plasmahomocysteine"),
+    "folate": ("folate", "serumfolate", "folicacid"),
+    "creatinine": ("creatinine", "serumcreatinine", "creat", "scr"),
+    "age": ("age", "ageyears", "ageyrs"),
+    "sex": ("sex", "gender"),
+    "pregnant": ("pregnant", "pregnancy"),
+    "egfr": ("egfr",),
+}
+_BY_NAME = {name: key for key, names in _NAMES.items() for name in names}
+_HEADER_UNIT = re.compile(r"^(?P<name>.*?)\s*[(\[]\s*(?P<unit>[^)\]]+?)\s*[)\]]\s*$")
+_SEPARATORS = re.compile(r"[\s_\-.]+")
+_PLAIN_NUMBER = r"^[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$"
+_TRUE = frozenset({"true", "yes", "y", "1", "1.0"})
+_FALSE = frozenset({"false", "no", "n", "0", "0.0"})
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def _normalize(label: Hashable) -> tuple[str, str | None]:
+    """Header -> (lookup key, unit in brackets or None)."""
+    text = str(label).strip()
+    unit = None
+    match = _HEADER_UNIT.match(text)
+    if match:
+        text, unit = match["name"], match["unit"]
+    return _SEPARATORS.sub("", text.lower()), unit
+
+
+@dataclass
+class _Columns:
+    value: dict[str, Hashable] = field(default_factory=dict)
+    unit_column: dict[str, Hashable] = field(default_factory=dict)
+    header_unit: dict[str, str] = field(default_factory=dict)
+
+
+def _resolve_columns(
+    labels: Sequence[Hashable], columns: Mapping[str, Hashable] | None
+) -> _Columns:
+    found = _Columns()
+    explicit = dict(columns or {})
+    for key, label in explicit.items():
+        base = key[: -len("_unit")] if key.endswith("_unit") else key
+        if base not in _NAMES:
+            accepted = ", ".join([*_NAMES, *(f"{m}_unit" for m in _MEASURED)])
+            raise ColumnError(
+                f"columns=: unknown key {key!r}; accepted keys: {accepted}", value=key
+            )
+        if label not in labels:
+            raise ColumnError(
+                f"columns=: {key!r} maps to {label!r}, which is not a column of the frame",
+                analyte=base,
+                value=label,
+            )
+        if key.endswith("_unit"):
+            found.unit_column[base] = label
+        else:
+            found.value[base] = label
+            header_unit = _normalize(label)[1]
+            if header_unit:
+                found.header_unit[base] = header_unit
+    used = set(explicit.values())
+    for label in labels:
+        if label in used:
+            continue
+        if isinstance(label, str) and label.startswith(PREFIX):
+            raise ColumnError(
+                f"column {label!r} uses the result prefix {PREFIX!r}; drop earlier results "
+                "before scoring again",
+                value=label,
+            )
+        key, header_unit = _normalize(label)
+        target = _BY_NAME.get(key)
+        slot = found.value
+        if target is None:
+            for suffix in ("units", "unit"):
+                stem = key.removesuffix(suffix) if key.endswith(suffix) else None
+                stem = (
+                    stem if stem else (key.removeprefix(suffix) if key.startswith(suffix) else None)
+                )
+                if stem and _BY_NAME.get(stem) in _MEASURED:
+                    target, slot = _BY_NAME[stem], found.unit_column
+                    break
+        if target is None or target in (explicit.keys() if slot is found.value else ()):
+            continue
+        if slot is found.unit_column and f"{target}_unit" in explicit:
+            continue
+        if target in slot:
+            raise ColumnError(
+                f"columns {slot[target]!r} and {label!r} both look like {target!r}; choose one "
+                f"with columns={{{target!r}: ...}}",
+                analyte=target,
+                value=label,
+            )
+        slot[target] = label
+        if header_unit and slot is found.value:
+            found.header_unit[target] = header_unit
+    if not any(key in found.value for key in (*(str(m) for m in MARKERS),)):
+        known = ", ".join(names[0] for key, names in _NAMES.items() if key in MARKERS)
+        raise ColumnError(
+            "no B12-related column found: name columns like "
+            f"{known} (case, spaces, underscores and a unit in brackets are ignored), "
+            "or map them with columns={'b12': 'My B12 column', ...}"
+        )
+    return found
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+# ----------------------------------------------------------------------------- column access
+# A column is a pandas Series or an Arrow array; these few functions are all the core asks.
+
+
+def _is_arrow(column: Any) -> bool:
+    return isinstance(column, pa.Array | pa.ChunkedArray)
+
+
+def _kind(column: Any) -> Literal["bool", "numeric", "text"]:
+    """How a column is read: booleans, numbers, or text to parse."""
+    if _is_arrow(column):
+        kind = column.type
+        if pa.types.is_boolean(kind):
+            return "bool"
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            return "numeric"
+        return "text"
+    from pandas.api import types
+
+    if types.is_bool_dtype(column.dtype):
+        return "bool"
+    return "numeric" if types.is_numeric_dtype(column.dtype) else "text"
+
+
+def _float_values(column: Any) -> FloatArray:
+    """A numeric column as a new float array (NaN where missing)."""
+    if _is_arrow(column):
+        floats = pc.cast(column, pa.float64()).fill_null(np.nan)
+        return np.array(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True))
+
+
+def _present(column: Any) -> npt.NDArray[np.bool_]:
+    if _is_arrow(column):
+        return _bool_array(pc.is_valid(column))
+    return np.asarray(column.notna().to_numpy(dtype=bool))
+
+
+def _bool_codes(column: Any) -> npt.NDArray[np.int8]:
+    """A boolean column as codes: 1 true, 0 false, -1 missing."""
+    truth = (
+        _bool_array(pc.fill_null(column, False))
+        if _is_arrow(column)
+        else np.asarray(column.to_numpy(dtype=bool, na_value=False))
+    )
+    codes = np.where(truth, 1, 0).astype(np.int8)
+    codes[~_present(column)] = -1
+    return codes
+
+
+def _cells(column: Any, rows: npt.NDArray[np.intp]) -> list[Any]:
+    """The raw cells of a few rows (bad rows only)."""
+    if not rows.size:
+        return []
+    if _is_arrow(column):
+        return list(pc.take(column, pa.array(rows)).to_pylist())
+    return list(column.iloc[rows].tolist())
+
+
+def _as_text(column: Any) -> pa.Array:
+    """The column as an Arrow string array (numbers in object columns become their text)."""
+    if _is_arrow(column):
+        array = column
+    else:
+        try:
+            array = pa.array(column.array, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            import pandas as pd
+
+            array = pa.array(column.astype(pd.StringDtype("pyarrow")).array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pc.cast(array, pa.string())
+    return array
+
+
+_MISSING_SET = pa.array(sorted(MISSING_TOKENS), type=pa.string())
+_CENSOR_TEXTS = pa.array(list(_CENSOR_SPELLINGS), type=pa.string())
+_CENSOR_VALUES = np.array([CENSOR_CODES[c.value] for c in _CENSOR_SPELLINGS.values()], np.int8)
+
+
+def _is_missing_text(text: str | None) -> bool:
+    return text is None or text.strip().lower() in MISSING_TOKENS
+
+
+def _bool_array(array: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(array.fill_null(False), dtype=bool)
+
+
+def _floats(texts: pa.Array) -> FloatArray:
+    return np.asarray(pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+@dataclass
+class _Encoded:
+    """A low-cardinality text column as row indexes into its distinct values (-1: null)."""
+
+    index: npt.NDArray[np.int64]
+    values: list[str]
+
+    @classmethod
+    def of(cls, array: pa.Array, vocabulary: tuple[str, ...] = ()) -> _Encoded:
+        """Encode ``array``; values found in ``vocabulary`` (the expected spellings) take a
+        fast hash lookup, and only the others are dictionary-encoded."""
+        if not vocabulary:
+            encoded = pc.dictionary_encode(array)
+            index = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+            return cls(index, encoded.dictionary.to_pylist())
+        known = pa.array(vocabulary, type=pa.string())
+        index = np.asarray(pc.index_in(array, value_set=known).fill_null(-1), dtype=np.int64)
+        other = np.flatnonzero((index < 0) & _bool_array(pc.is_valid(array)))
+        if other.size == 0:
+            return cls(index, list(vocabulary))
+        rest = cls.of(pc.take(array, pa.array(other)))
+        index[other] = rest.index + len(vocabulary)
+        return cls(index, [*vocabulary, *rest.values])
+
+    def lookup(self, table: list[Any], missing: Any) -> npt.NDArray[Any]:
+        """Per-row value: ``table[i]`` for distinct value i, ``missing`` for null rows."""
+        return np.asarray([*table, missing])[self.index]
+
+
+@dataclass
+class _Parsed:
+    """One measurement column: value, censor code, the cell's own unit, bad cells."""
+
+    value: FloatArray
+    censor: npt.NDArray[np.int8]
+    unit_rows: npt.NDArray[np.intp]  # rows whose cell text carries its own unit...
+    units: _Encoded  # ...and those units
+    bad: npt.NDArray[np.bool_]  # cells that are not a measurement
+    text: pa.Array | None  # the raw cells as text (None for a numeric column)
+
+
+def _parse_measurements(series: Any) -> _Parsed:
+    n = len(series)
+    value = np.full(n, np.nan)
+    censor = np.zeros(n, dtype=np.int8)
+    no_units = _Encoded(np.zeros(0, dtype=np.int64), [])
+    nowhere = np.zeros(0, dtype=np.intp)
+    kind = _kind(series)
+    if kind == "bool":
+        return _Parsed(value, censor, nowhere, no_units, _present(series), None)
+    if kind == "numeric":
+        value = _float_values(series)
+        return _Parsed(value, censor, nowhere, no_units, np.isinf(value), None)
+    text = _as_text(series)
+    # Fast path: cells that are a bare number (most of an export) are cast in one go.
+    plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
+    if plain.any():
+        value[plain] = _floats(pc.filter(text, pa.array(plain)))
+    bad = np.zeros(n, dtype=bool)
+    rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
+    if rest.size == 0:
+        return _Parsed(value, censor, nowhere, no_units, bad, text)
+    cells = pc.utf8_trim_whitespace(pc.take(text, pa.array(rest)))
+    kept = ~_bool_array(pc.is_in(pc.utf8_lower(cells), value_set=_MISSING_SET))
+    rest, cells = rest[kept], pc.filter(cells, pa.array(kept))
+    parts = pc.extract_regex(cells, MEASUREMENT_PATTERN)
+    matched = _bool_array(pc.is_valid(parts))
+    unit = pc.utf8_trim_whitespace(parts.field("unit"))
+    # a decimal comma ("0,45") leaves ",45" as the unit: not a measurement
+    ok = matched & ~_bool_array(pc.starts_with(unit, ","))
+    bad[rest[~ok]] = True
+    good, mask = rest[ok], pa.array(ok)
+    value[good] = _floats(pc.replace_substring(pc.filter(parts.field("number"), mask), ",", ""))
+    spelled = pc.index_in(pc.filter(parts.field("censor"), mask), value_set=_CENSOR_TEXTS)
+    index = np.asarray(spelled.fill_null(-1), dtype=np.int64)
+    censor[good] = np.where(index >= 0, _CENSOR_VALUES[index], 0)
+    unit = pc.filter(unit, mask)
+    has_unit = _bool_array(pc.not_equal(unit, ""))
+    units = _Encoded.of(pc.filter(unit, pa.array(has_unit)))
+    return _Parsed(value, censor, good[has_unit], units, bad, text)
+
+
+def _numbers(series: Any) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """A numeric context column (age, eGFR): floats, and the cells that are not numbers."""
+    if _kind(series) == "numeric":
+        value = _float_values(series)
+        return value, np.isinf(value)
+    parsed = _parse_measurements(series)
+    # a censored age or a number with text after it is not a number here
+    bad = parsed.bad | (parsed.censor > 0)
+    bad[parsed.unit_rows] = True
+    value = parsed.value.copy()
+    value[bad] = np.nan
+    return value, bad
+
+
+def _labels(series: Any, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8], Any]:
+    """Codes of a text or bool column through ``table`` (trimmed, lower-cased keys).
+
+    Returns (codes with -1 for missing, mask of cells that are not in the table).
+    """
+    if _kind(series) == "bool":
+        return _bool_codes(series), np.zeros(len(series), dtype=bool)
+    text = _as_text(series)
+    # Fast path: the spellings as written in the table, in lower, upper or title case.
+    spelled = {
+        form: code for key, code in table.items() for form in (key, key.upper(), key.title())
+    }
+    exact = np.asarray(
+        pc.index_in(text, value_set=pa.array(list(spelled), type=pa.string())).fill_null(-1)
+    )
+    codes_of = np.array([*spelled.values(), -1], dtype=np.int8)
+    codes = codes_of[exact]
+    other = np.flatnonzero((exact < 0) & _bool_array(pc.is_valid(text)))
+    if other.size == 0:
+        return codes, np.zeros(len(series), dtype=bool)
+    encoded = _Encoded.of(pc.take(text, pa.array(other)))
+    mapped = [table.get(v.strip().lower(), -2) for v in encoded.values]
+    mapped = [-1 if _is_missing_text(v) else m for v, m in zip(encoded.values, mapped, strict=True)]
+    other_codes = encoded.lookup(mapped, -1).astype(np.int8)
+    unknown = np.zeros(len(series), dtype=bool)
+    unknown[other[other_codes == -2]] = True
+    codes[other] = np.where(other_codes == -2, -1, other_codes)
+    return codes, unknown
+
+
+# ----------------------------------------------------------------------------- frame
+
+
+class _Errors:
+    """The first error of each row, in Panel field order (index into ``objects``)."""
+
+    def __init__(self, n: int) -> None:
+        self.index = np.full(n, -1, dtype=np.int32)
+        self.objects: list[B12LabsError] = []
+
+    def add(self, rows: npt.NDArray[np.intp], keys: list[Any], build: Any) -> None:
+        """Record ``build(key)`` for each row without an error yet.
+
+        Only bad rows get here (Python per bad row, never per row), and each distinct
+        bad input is checked once by the single-panel code.
+        """
+        made: dict[Any, int] = {}
+        for row, key in zip(rows.tolist(), keys, strict=True):
+            if self.index[row] >= 0:
+                continue
+            if key not in made:
+                made[key] = len(self.objects)
+                self.objects.append(build(key))
+            self.index[row] = made[key]
+
+
+def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
+    """The error the single-panel path raises for this input (it must raise one)."""
+    try:
+        check()
+    except B12LabsError as error:
+        # Keep the error, not its traceback: the frames would keep this batch's arrays
+        # alive (a reference cycle through the error table) until the next full collection.
+        error.__traceback__ = error.__context__ = error.__cause__ = None
+        return error
+    return fallback
+
+
+_SEX_CODES = {"f": 0, "female": 0, "m": 1, "male": 1}
+#: Unit spellings expected in unit columns (fast path of the encoding; others work too).
+_UNIT_SPELLINGS: tuple[str, ...] = tuple(
+    dict.fromkeys([*ALIASES.values(), *ALIASES, *(u.replace("L", "l") for u in ALIASES.values())])
+)
+_BOOL_CODES = {**dict.fromkeys(_FALSE, 0), **dict.fromkeys(_TRUE, 1)}
+_SEX_NAMES = ("female", "male")
+
+
+@dataclass
+class Scored:
+    """Result arrays of a scored table (one entry per row)."""
+
+    n: int
+    found: _Columns
+    values: dict[str, FloatArray]
+    result: BatchResult
+    problems: _Errors
+
+    def columns(self) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
+        """The result columns in output order: (name, array, categories).
+
+        With categories, the array holds integer codes into them (-1 for missing); without,
+        it holds floats.
+        """
+        result, found = self.result, self.found
+        out: list[tuple[str, Any, tuple[Any, ...] | None]] = [
+            (f"{PREFIX}status", result.status, tuple(STATUSES))
+        ]
+        for analyte in (str(m) for m in MARKERS):
+            if analyte not in found.value:
+                continue
+            value = self.values[analyte]  # computed here, never the input's memory
+            if self.problems.objects:
+                value[self.problems.index >= 0] = np.nan
+            out.append((f"{PREFIX}{analyte}_value", value, None))
+            out.append((f"{PREFIX}{analyte}_category", result.categories[analyte], CATEGORIES))
+            out.append(
+                (
+                    f"{PREFIX}{analyte}_fhir",
+                    result.fhir[analyte],
+                    tuple(c.value for c in CODES),
+                )
+            )
+        out.append((f"{PREFIX}cb12", result.cb12, None))
+        if all(a in found.value for a in ("holotc", "b12", "mma", "hcy")):
+            out.append((f"{PREFIX}cb12_band", result.cb12_band, CB12_BANDS))
+        if "egfr" in found.value or "creatinine" in found.value:
+            out.append((f"{PREFIX}egfr", result.egfr, None))
+        for name, (texts, codes) in (
+            ("findings", result.findings),
+            ("next_steps", result.next_steps),
+        ):
+            out.append((f"{PREFIX}{name}", codes, tuple(texts) or ("",)))
+        # Different bad inputs can share a message: one category per distinct message.
+        position: dict[str, int] = {"": 0}
+        of_object = np.array(
+            [0]
+            + [
+                position.setdefault(f"{_reason_code(e)}: {e.message}", len(position))
+                for e in self.problems.objects
+            ],
+            dtype=np.int32,
+        )
+        out.append((f"{PREFIX}error", of_object[self.problems.index + 1], tuple(position)))
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        """Rows per status (rows with errors are not counted)."""
+        counts = np.bincount(self.result.status[self.result.status >= 0], minlength=len(STATUSES))
+        return {str(s): int(c) for s, c in zip(STATUSES, counts, strict=True)}
+
+    def error_counts(self) -> dict[str, int]:
+        """Rows with errors, by reason code."""
+        if not self.problems.objects:
+            return {}
+        per_object = np.bincount(
+            self.problems.index[self.problems.index >= 0], minlength=len(self.problems.objects)
+        )
+        counts: dict[str, int] = {}
+        for error, count in zip(self.problems.objects, per_object.tolist(), strict=True):
+            code = _reason_code(error)
+            counts[code] = counts.get(code, 0) + count
+        return counts
+
+
+def score_table(
+    labels: Sequence[Hashable],
+    column: Callable[[Hashable], Any],
+    n: int,
+    *,
+    profile: str | Profile = DEFAULT_PROFILE,
+    columns: Mapping[str, Hashable] | None = None,
+    units: Mapping[str, str] | None = None,
+    errors: Literal["collect", "raise"] = "collect",
+    row_label: Callable[[int], Any] = lambda row: row,
+) -> Scored:
+    """Score a table given as its column labels, a getter of one column (a pandas Series or
+    an Arrow array) and its number of rows. See :func:`b12labs.pandas.interpret_frame`."""
+    if errors not in ("collect", "raise"):
+        raise ValueError(f"errors must be 'collect' or 'raise', not {errors!r}")
+    cp = compiled(profile)
+    found = _resolve_columns(labels, columns)
+    fixed_units = dict(units or {})
+    for key in fixed_units:
+        if key not in _MEASURED:
+            raise ColumnError(f"units=: unknown analyte {key!r}; accepted: {', '.join(_MEASURED)}")
+    problems = _Errors(n)
+    values: dict[str, FloatArray] = {}
+    censors: dict[str, npt.NDArray[np.int8]] = {}
+    age: FloatArray | None = None
+    egfr: FloatArray | None = None
+    sex: npt.NDArray[np.int8] | None = None
+    pregnant: npt.NDArray[np.int8] | None = None
+
+    for key in _FIELD_ORDER:  # Panel's field order: a row reports the error interpret() raises
+        if key not in found.value:
+            continue
+        series = column(found.value[key])
+        if key in _MEASURED:
+            unit_column = column(found.unit_column[key]) if key in found.unit_column else None
+            values[key], censors[key] = _measurement_column(
+                key, series, unit_column, found, fixed_units, problems
+            )
+        elif key in ("age", "egfr"):
+            number, junk = _numbers(series)
+            info = analyte_info(key)
+            out = ~np.isnan(number) & (
+                (number < info.plausible_min) | (number > info.plausible_max)
+            )
+            # junk text goes to the scalar check as written; a number out of range as the
+            # number it was read as (what interpret() receives for that row)
+            bad = np.flatnonzero(junk | out)
+            cells = [
+                number[row] if out[row] else cell
+                for row, cell in zip(bad.tolist(), _cells(series, bad), strict=True)
+            ]
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
+            number[junk | out] = np.nan
+            if key == "age":
+                age = number
+            else:
+                egfr = number
+        else:
+            codes, unknown = _labels(series, _SEX_CODES if key == "sex" else _BOOL_CODES)
+            bad = np.flatnonzero(unknown)
+            cells = _cells(series, bad)
+            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
+            if key == "sex":
+                sex = codes
+            else:
+                pregnant = codes
+    contradiction = np.zeros(0, dtype=np.intp)
+    if pregnant is not None and sex is not None:
+        contradiction = np.flatnonzero((pregnant == 1) & (sex == 1))
+    problems.add(
+        contradiction,
+        ["pregnant-male"] * contradiction.size,
+        lambda _key: _scalar_error(
+            lambda: Panel(pregnant=True, sex="male"),
+            InvalidValueError("pregnant: True contradicts sex 'male'", analyte="pregnant"),
+        ),
+    )
+
+    valid = problems.index < 0
+    if errors == "raise" and not valid.all():
+        row = int(np.flatnonzero(~valid)[0])
+        error = problems.objects[problems.index[row]]
+        label = row_label(row)
+        label = label.item() if isinstance(label, np.generic) else label  # 7, not np.int64(7)
+        raise type(error)(
+            f"row {label!r}: {error.message}",
+            analyte=error.analyte,
+            value=error.value,
+            unit=error.unit,
+        )
+
+    creatinine = values.pop("creatinine", None)
+    if creatinine is not None:  # a censored creatinine gives no eGFR, as in interpret()
+        creatinine = np.where(censors.pop("creatinine") == 0, creatinine, np.nan)
+    batch = BatchInput(
+        n=n,
+        values=values,
+        censors=censors,
+        valid=valid,
+        age=age,
+        sex_known=None if sex is None else sex >= 0,
+        female=None if sex is None else sex == 0,
+        pregnant=None if pregnant is None else pregnant == 1,
+        egfr=egfr,
+        creatinine_mg_dl=creatinine,
+    )
+    return Scored(n, found, values, evaluate(cp, batch), problems)
+
+
+def _context_builder(key: str, cells: list[Any]) -> Any:
+    """Build the single-panel error for a bad patient-context cell."""
+    by_key = {repr(c): c for c in cells}
+
+    def build(cell_key: str) -> B12LabsError:
+        cell = by_key[cell_key]
+        given = cell.item() if isinstance(cell, np.generic) else cell
+        return _scalar_error(
+            lambda: Panel(**{key: given}),
+            InvalidValueError(f"{key}: {cell!r} is not accepted", analyte=key, value=cell),
+        )
+
+    return build
+
+
+def _measurement_column(
+    key: str,
+    series: Any,
+    unit_series: Any,
+    found: _Columns,
+    fixed_units: Mapping[str, str],
+    problems: _Errors,
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """Canonical values (NaN where absent or bad) and censor codes of one measurement column.
+
+    The unit of a row is, in order: the cell's own unit, the row's unit column, ``units=``,
+    the header. One factor is computed per distinct unit text.
+    """
+    n = len(series)
+    parsed = _parse_measurements(series)
+    default = fixed_units.get(key) or found.header_unit.get(key)
+    present = ~np.isnan(parsed.value) | parsed.bad
+    if key not in found.unit_column and not parsed.unit_rows.size and default is not None:
+        # one unit for the whole column: one factor, no per-row unit bookkeeping
+        return _checked(
+            key,
+            series,
+            parsed,
+            present,
+            _factor_or_nan(key, default),
+            problems,
+            lambda rows: [default] * rows.size,
+        )
+    unit_source = -np.ones(n, dtype=np.int8)  # -1 none, 0 default, 1 unit column, 2 cell
+    factor = np.full(n, np.nan)
+    if default is not None:
+        factor[:] = _factor_or_nan(key, default)
+        unit_source[:] = 0
+    column: _Encoded | None = None
+    if unit_series is not None:
+        column = _Encoded.of(_as_text(unit_series), _UNIT_SPELLINGS)
+        usable = [None if _is_missing_text(v) else v.strip() for v in column.values]
+        has = column.lookup([u is not None for u in usable], False).astype(bool)
+        factor[has] = column.lookup([_factor_or_nan(key, u) for u in usable], np.nan)[has]
+        unit_source[has] = 1
+    if parsed.unit_rows.size:
+        cell_factors = [_factor_or_nan(key, u) for u in parsed.units.values]
+        factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
+        unit_source[parsed.unit_rows] = 2
+    if present.any() and not (unit_source >= 0).any():
+        label = found.value[key]
+        raise ColumnError(
+            f"column {label!r} ({key}) has no unit: write it in the header "
+            f"('{label} (pmol/L)'), pass units={{{key!r}: '...'}}, or add a unit column "
+            f"('{key}_unit'); accepted units: see b12labs.accepted_units({key!r}). "
+            "b12labs never guesses a unit from magnitudes",
+            analyte=key,
+            value=label,
+        )
+    return _checked(
+        key,
+        series,
+        parsed,
+        present,
+        factor,
+        problems,
+        lambda rows: _unit_texts(rows, unit_source, default, column, parsed),
+    )
+
+
+def _checked(
+    key: str,
+    series: Any,
+    parsed: _Parsed,
+    present: npt.NDArray[np.bool_],
+    factor: FloatArray | float,
+    problems: _Errors,
+    units_of: Any,
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """Convert with ``factor``; record bad rows with the single-panel path's error."""
+    canonical = parsed.value * factor
+    info = analyte_info(key)
+    plausible = (canonical >= info.plausible_min) & (canonical <= info.plausible_max)
+    bad = present & ~plausible  # also NaN factors (unknown unit) and negative values
+    if parsed.bad.any():
+        bad |= parsed.bad
+    rows = np.flatnonzero(bad)
+    if rows.size:
+        cells = _cells(series, rows)
+        keys = [(repr(c), u) for c, u in zip(cells, units_of(rows), strict=True)]
+        by_key = dict(zip(keys, cells, strict=True))
+
+        def build(cell_key: tuple[str, str | None]) -> B12LabsError:
+            cell, unit = by_key[cell_key], cell_key[1]
+            scalar = _scalar_input(cell, unit)
+            fallback = InvalidValueError(f"{key}: {cell!r} is not a usable result", analyte=key)
+            return _scalar_error(lambda: coerce_measurement(scalar, key), fallback)
+
+        problems.add(rows, keys, build)
+        canonical[bad] = np.nan
+        return canonical, np.where(bad, 0, parsed.censor).astype(np.int8)
+    return canonical, parsed.censor
+
+
+def _factor_or_nan(key: str, unit: str | None) -> float:
+    if unit is None:
+        return np.nan
+    try:
+        return canonical_factor(key, unit)
+    except UnitError:  # reported per row, with the single-panel path's message
+        return np.nan
+
+
+def _unit_texts(
+    rows: npt.NDArray[np.intp],
+    source: npt.NDArray[np.int8],
+    default: str | None,
+    column: _Encoded | None,
+    parsed: _Parsed,
+) -> list[str | None]:
+    """The unit text each of a few (bad) rows was read with."""
+    cell_units = dict(
+        zip(parsed.unit_rows.tolist(), parsed.units.lookup(parsed.units.values, None), strict=True)
+    )
+    out: list[str | None] = []
+    for row in rows.tolist():
+        kind = source[row]
+        if kind == 2:
+            out.append(cell_units[row])
+        elif kind == 1 and column is not None:
+            out.append(column.values[column.index[row]].strip())
+        else:
+            out.append(default if kind == 0 else None)
+    return out
+
+
+def _scalar_input(cell: Any, unit: str | None) -> Any:
+    """What the single-panel call receives for this cell (used for the exact error)."""
+    if isinstance(cell, str):
+        match = re.match(MEASUREMENT_PATTERN, cell.strip(), re.DOTALL)
+        has_unit = match is not None and bool(match["unit"].strip())
+        return cell if has_unit or unit is None else f"{cell.strip()} {unit}"
+    return cell if unit is None else (cell, unit)
+
+
+def _reason_code(error: B12LabsError) -> str:
+    for cls in type(error).__mro__:
+        if cls in _CODE_OF:
+            return _CODE_OF[cls]
+    return "invalid_value"
