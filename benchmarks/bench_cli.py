@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_frame import make_frame  # noqa: E402
+from bench_frame import make_frame
 
 SCRIPT = Path(sys.executable).parent / "b12labs"
 
@@ -93,7 +93,8 @@ def main() -> None:
         out_rows = sum(1 for _ in out.open("rb")) - 1
         print(f"{small:,}-row CSV ({size_mb:.1f} MB) -> CSV ({out_rows:,} rows written)")
         print(f"b12labs score              median {ours:6.2f} s wall (start-up included)")
-        print(f"polars read_csv+write_csv  median {theirs:6.2f} s wall   ratio {ours / theirs:5.2f}")
+        ratio = ours / theirs
+        print(f"polars read_csv+write_csv  median {theirs:6.2f} s wall   ratio {ratio:5.2f}")
 
         big = Path(folder) / "big.csv"
         write_csv(big, large)

@@ -526,9 +526,15 @@ def score_table(
     units: Mapping[str, str] | None = None,
     errors: Literal["collect", "raise"] = "collect",
     row_label: Callable[[int], Any] = lambda row: row,
+    unit_check: bool = True,
 ) -> Scored:
     """Score a table given as its column labels, a getter of one column (a pandas Series or
-    an Arrow array) and its number of rows. See :func:`b12labs.pandas.interpret_frame`."""
+    an Arrow array) and its number of rows. See :func:`b12labs.pandas.interpret_frame`.
+
+    ``unit_check=False`` turns the "column with no unit anywhere" :class:`ColumnError` into
+    per-row errors: a stream checks its first chunk only, so that the answer for a row never
+    depends on where chunk boundaries fall.
+    """
     if errors not in ("collect", "raise"):
         raise ValueError(f"errors must be 'collect' or 'raise', not {errors!r}")
     cp = compiled(profile)
@@ -552,7 +558,7 @@ def score_table(
         if key in _MEASURED:
             unit_column = column(found.unit_column[key]) if key in found.unit_column else None
             values[key], censors[key] = _measurement_column(
-                key, series, unit_column, found, fixed_units, problems
+                key, series, unit_column, found, fixed_units, problems, unit_check
             )
         elif key in ("age", "egfr"):
             number, junk = _numbers(series)
@@ -647,6 +653,7 @@ def _measurement_column(
     found: _Columns,
     fixed_units: Mapping[str, str],
     problems: _Errors,
+    unit_check: bool = True,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
     """Canonical values (NaN where absent or bad) and censor codes of one measurement column.
 
@@ -684,7 +691,7 @@ def _measurement_column(
         cell_factors = [_factor_or_nan(key, u) for u in parsed.units.values]
         factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
         unit_source[parsed.unit_rows] = 2
-    if present.any() and not (unit_source >= 0).any():
+    if unit_check and present.any() and not (unit_source >= 0).any():
         label = found.value[key]
         raise ColumnError(
             f"column {label!r} ({key}) has no unit: write it in the header "

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from ._exceptions import B12LabsError, ColumnError
+from ._exceptions import B12LabsError, ColumnError, InvalidValueError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ _DEFAULT_CHUNK = 500_000
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
 # "CSV injection"); numbers such as "-5" or "+1.5" are never altered.
 _FORMULA_START = r"^[=+\-@\t\r]"
-_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_NUMBER = (
+    r"^\s*[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[eE][+-]?[0-9]+)?\s*$"
+)
 
 
 class UsageError(Exception):
@@ -265,10 +268,11 @@ def _sniff(path: Path, delimiter: str | None) -> tuple[str, str, bool]:
     if not sample.strip():
         raise UsageError(f"{path}: the file is empty")
     latin1 = False
+    whole_file = len(sample) < (1 << 20)
     try:
         text = sample.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        if error.start < len(sample) - 4:  # not just a character cut by the sample's end
+        if whole_file or error.start < len(sample) - 4:  # not a character cut by the sample
             latin1 = True
         text = sample[: error.start].decode("utf-8-sig") if not latin1 else sample.decode("latin-1")
     if delimiter is None:
@@ -299,6 +303,10 @@ def _csv_batches(
         malformed.append(row.text)  # kept, and written at the end as an error row
         return "skip"
 
+    with path.open("rb") as handle:
+        handle.readline()
+        if not handle.read(1).strip():  # a header and nothing after it
+            return
     reader = pv.open_csv(
         path,
         read_options=pv.ReadOptions(encoding=encoding, block_size=block),
@@ -309,7 +317,9 @@ def _csv_batches(
             column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
         ),
     )
-    yield from reader
+    for batch in reader:  # blocks are read by size; chunks are cut to --chunk-size rows
+        for start in range(0, batch.num_rows, args.chunk_size):
+            yield batch.slice(start, args.chunk_size)
 
 
 def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
@@ -400,6 +410,9 @@ class _AtomicOutput:
 
     def commit(self) -> None:
         if self.temp is not None and self.target is not None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.temp, 0o666 & ~umask)  # as a plain open() would (mkstemp: 0600)
             os.replace(self.temp, self.target)
             self.temp = None
 
@@ -519,7 +532,16 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
                 risky = pc.and_(starts, pc.invert(pc.match_substring_regex(column, _NUMBER)))
                 column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
-    return pa.table(columns, names=table.column_names)
+    names = [_neutralize_text(name) for name in table.column_names]  # the header too
+    return pa.table(columns, names=names)
+
+
+def _neutralize_text(text: str) -> str:
+    import re
+
+    if re.match(_FORMULA_START, text) and not re.match(_NUMBER, text):
+        return "'" + text
+    return text
 
 
 # ----------------------------------------------------------------------------- score
@@ -578,8 +600,8 @@ def _score(args: argparse.Namespace) -> int:
     seen_batch = False
     try:
         for batch in _batches(path, args, malformed):
+            scored = _score_batch(batch, rows, {**options, "unit_check": not seen_batch})
             seen_batch = True
-            scored = _score_batch(batch, rows, options)
             rows += batch.num_rows
             statuses.update(scored.status_counts())
             reasons.update(scored.error_counts())
@@ -588,9 +610,16 @@ def _score(args: argparse.Namespace) -> int:
         if not seen_batch:  # header only, or an Excel sheet without rows
             empty = _empty_table(path, args)
             writer.submit(empty, _score_batch(empty, 0, {**options, "errors": "collect"}))
+        if malformed and args.strict:
+            raise InvalidValueError(
+                f"row {rows + 1}: the line does not have one field per column: "
+                f"{malformed[0][:80]!r}"
+            )
         if malformed:  # every input row gets an output row: these come last, as errors
             table = _malformed_table(path, args, malformed)
-            scored = _score_batch(table, rows, {**options, "errors": "collect"})
+            scored = _score_batch(
+                table, rows, {**options, "errors": "collect", "unit_check": False}
+            )
             reasons["malformed_row"] += table.num_rows
             rows += table.num_rows
             writer.submit(table, scored, malformed=True)
