@@ -17,6 +17,7 @@ Design (the pint recipe for speed and safety):
 from __future__ import annotations
 
 import functools
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,15 @@ def normalize_unit_text(unit: str) -> str:
 def _registry() -> pint.UnitRegistry[Any]:
     import pint
 
+    # B12LABS_UNIT_CACHE names a folder for pint's cache of its parsed definitions
+    # (":auto:" = the user's cache folder). The command line sets it: building the registry
+    # is most of a short run's start-up. The library itself writes nothing by default.
+    cache = os.environ.get("B12LABS_UNIT_CACHE")
+    if cache:
+        try:
+            return pint.UnitRegistry(cache_folder=cache)
+        except Exception:  # an unwritable or corrupt cache must never stop interpretation
+            pass
     return pint.UnitRegistry()
 
 

@@ -31,7 +31,7 @@ __all__ = ["main"]
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
             ".ndjson": "jsonl", ".xlsx": "excel"}  # fmt: skip
-_DEFAULT_CHUNK = 500_000
+_DEFAULT_CHUNK = 100_000
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
 # "CSV injection"); numbers such as "-5" or "+1.5" are never altered.
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -157,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    os.environ.setdefault("B12LABS_UNIT_CACHE", ":auto:")  # see b12labs._units._registry
     try:
         if args.command == "score":
             return _score(args)
@@ -526,7 +527,7 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
     for name, column in zip(table.column_names, table.columns, strict=True):
         # b12labs_* columns hold codes and messages of ours: never a formula
         text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-        if text and not name.startswith("b12labs_"):
+        if text and not name.startswith("b12labs_") and _may_start_formula(column):
             starts = pc.match_substring_regex(column, _FORMULA_START)
             if pc.any(starts).as_py():  # rare: only then look for numbers among them
                 risky = pc.and_(starts, pc.invert(pc.match_substring_regex(column, _NUMBER)))
@@ -534,6 +535,27 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
         columns.append(column)
     names = [_neutralize_text(name) for name in table.column_names]  # the header too
     return pa.table(columns, names=names)
+
+
+_FORMULA_BYTES = b"=+-@\t\r"
+
+
+def _may_start_formula(column: Any) -> bool:
+    """Fast screen: does any cell's first byte start a formula? (reads the Arrow buffers)"""
+    import numpy as np
+    import pyarrow as pa
+
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if len(chunk) == 0:
+            continue
+        offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type).astype(np.int64)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2] or b"\0", dtype=np.uint8)
+        starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # non-empty cells
+        if np.isin(data[starts], np.frombuffer(_FORMULA_BYTES, dtype=np.uint8)).any():
+            return True
+    return False
 
 
 def _neutralize_text(text: str) -> str:
