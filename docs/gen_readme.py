@@ -5,6 +5,7 @@ Run:  python docs/gen_readme.py   (tests/test_readme.py fails when the README is
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 REGIONS = {
     "quickstart": ROOT / "examples" / "readme_quickstart.py",
     "batch": ROOT / "examples" / "readme_batch.py",
+}
+#: README region name -> shell commands whose output (stdout and stderr) fills it.
+COMMANDS = {
+    "cli": [
+        "b12labs score examples/messy_export.csv -o scored.csv",
+        'b12labs explain --b12 "150 pmol/L" --mma "0.52 umol/L" --age 70 --sex female --egfr 78',
+        "b12labs profiles",
+    ],
 }
 
 
@@ -27,13 +36,38 @@ def block(name: str, script: Path) -> str:
     return f"{start}\n```python\n{code}\n```\n\nOutput:\n\n```text\n{output}\n```\n{end}"
 
 
+def command_block(name: str, commands: list[str]) -> str:
+    """The Markdown block: each command and what it prints now (run in a scratch folder
+    with the example files, so nothing is written into the repository)."""
+    import shlex
+    import shutil
+    import tempfile
+
+    script = Path(sys.executable).parent / "b12labs"
+    parts = []
+    with tempfile.TemporaryDirectory() as scratch:
+        shutil.copytree(ROOT / "examples", Path(scratch) / "examples")
+        for command in commands:
+            args = shlex.split(command)
+            run = subprocess.run(
+                [str(script), *args[1:]], capture_output=True, text=True, cwd=scratch
+            )
+            output = (run.stdout + run.stderr).rstrip()
+            output = re.sub(r"read in [0-9.]+ s", "read in 0.05 s", output)  # timing varies
+            parts.append(f"$ {command}\n{output}\n(exit code {run.returncode})")
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    return f"{start}\n```text\n" + "\n\n".join(parts) + f"\n```\n{end}"
+
+
 def render(readme: str) -> str:
     """``readme`` with every example region replaced by its current block."""
-    for name, script in REGIONS.items():
+    blocks = {name: block(name, script) for name, script in REGIONS.items()}
+    blocks.update({name: command_block(name, cmds) for name, cmds in COMMANDS.items()})
+    for name, text in blocks.items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         head, rest = readme.split(start, 1)
         _, tail = rest.split(end, 1)
-        readme = head + block(name, script) + tail
+        readme = head + text + tail
     return readme
 
 
