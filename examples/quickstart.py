@@ -21,20 +21,8 @@ def main(argv: list[str]) -> int:
         result = b12labs.interpret(**entry)
         if as_json:
             print(result.model_dump_json())
-            continue
-        print(f"== {label}")
-        print(f"status: {result.status.value}  ({result.summary})")
-        for key, marker in result.markers.items():
-            censor = marker.censor.value if marker.censor else ""
-            print(
-                f"  {key:<6} {censor}{marker.original_value:g} {marker.original_unit}"
-                f" = {censor}{marker.value:.4g} {marker.unit}: {marker.category.value}"
-                f" [{marker.interpretation_code.value}] (normal {marker.reference_interval.text})"
-            )
-        if result.cb12.value is not None:
-            print(f"  cB12   {result.cb12.value:.2f} ({result.cb12.band})")
-        print("  findings:   " + ", ".join(result.finding_codes))
-        print("  next steps: " + ", ".join(result.next_step_codes))
+        else:
+            print(f"== {label}\n{result.report()}\n")
     return 0
 
 

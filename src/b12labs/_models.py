@@ -630,3 +630,30 @@ class Interpretation(_Output):
     def next_step_codes(self) -> tuple[str, ...]:
         """The codes of :attr:`next_steps`, in order."""
         return tuple(s.code for s in self.next_steps)
+
+    def report(self) -> str:
+        """A readable report: each marker against its reference interval, the status,
+        findings and next steps (what ``b12labs explain`` prints)."""
+        lines = [
+            f"b12labs {self.library_version}, profile {self.profile_id} {self.profile_version}",
+            "",
+            f"Status: {self.status.value}. {self.summary}",
+            "",
+        ]
+        for key, marker in self.markers.items():
+            censor = marker.censor.value if marker.censor else ""
+            lines.append(
+                f"  {key:<7} {censor}{marker.original_value:g} {marker.original_unit:<8}"
+                f" = {censor}{marker.value:.4g} {marker.unit:<7} {marker.category.value:<18}"
+                f" [{marker.interpretation_code.value}]  normal: {marker.reference_interval.text}"
+            )
+        if self.cb12.value is not None:
+            lines.append(f"  cB12    {self.cb12.value:.2f} ({self.cb12.band})")
+        if self.patient.egfr is not None:
+            egfr, source = self.patient.egfr, self.patient.egfr_source
+            lines.append(f"  eGFR    {egfr:.0f} mL/min/1.73 m2 ({source})")
+        lines += ["", "Findings:", *(f"  - [{f.code}] {f.message}" for f in self.findings)]
+        if self.next_steps:
+            lines += ["", "Next steps:", *(f"  - [{s.code}] {s.message}" for s in self.next_steps)]
+        lines += ["", "Decision support, not a diagnosis."]
+        return "\n".join(lines)

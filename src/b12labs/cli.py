@@ -235,27 +235,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         print(result.model_dump_json(indent=2))
         return EXIT_OK
-    print(f"b12labs {result.library_version}, profile {result.profile_id} {result.profile_version}")
-    print(f"\nStatus: {result.status.value}. {result.summary}\n")
-    for key, marker in result.markers.items():
-        censor = marker.censor.value if marker.censor else ""
-        print(
-            f"  {key:<7} {censor}{marker.original_value:g} {marker.original_unit:<8}"
-            f" = {censor}{marker.value:.4g} {marker.unit:<7} {marker.category.value:<18}"
-            f" [{marker.interpretation_code.value}]  normal: {marker.reference_interval.text}"
-        )
-    if result.cb12.value is not None:
-        print(f"  cB12    {result.cb12.value:.2f} ({result.cb12.band})")
-    if result.patient.egfr is not None:
-        print(f"  eGFR    {result.patient.egfr:.0f} mL/min/1.73 m2 ({result.patient.egfr_source})")
-    print("\nFindings:")
-    for finding in result.findings:
-        print(f"  - [{finding.code}] {finding.message}")
-    if result.next_steps:
-        print("\nNext steps:")
-        for step in result.next_steps:
-            print(f"  - [{step.code}] {step.message}")
-    print("\nDecision support, not a diagnosis.")
+    print(result.report())
     return EXIT_OK
 
 
