@@ -14,6 +14,17 @@ from pydantic import BaseModel, ValidationError
 import b12labs
 from b12labs import Panel, Status
 
+ERRORS = (
+    "B12LabsError",
+    "UnitError",
+    "UnknownUnitError",
+    "IncompatibleUnitError",
+    "InvalidValueError",
+    "ImplausibleValueError",
+    "ProfileError",
+    "InvalidProfileError",
+    "UnknownProfileError",
+)
 REQUIRED_NAMES = (
     "interpret",
     "Panel",
@@ -26,26 +37,7 @@ REQUIRED_NAMES = (
     "get_profile",
     "load_profile",
     "result_json_schema",
-    "B12LabsError",
-    "UnitError",
-    "UnknownUnitError",
-    "IncompatibleUnitError",
-    "InvalidValueError",
-    "ImplausibleValueError",
-    "ProfileError",
-    "InvalidProfileError",
-    "UnknownProfileError",
-)
-ERRORS = (
-    "B12LabsError",
-    "UnitError",
-    "UnknownUnitError",
-    "IncompatibleUnitError",
-    "InvalidValueError",
-    "ImplausibleValueError",
-    "ProfileError",
-    "InvalidProfileError",
-    "UnknownProfileError",
+    *ERRORS,
 )
 # Error tree documented in decision-spec section 1/2 and src/b12labs/_exceptions.py.
 PARENTS = {
