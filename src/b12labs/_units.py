@@ -16,9 +16,14 @@ Design (the pint recipe for speed and safety):
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import hashlib
+import json
 import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._analytes import analyte_info
@@ -144,6 +149,73 @@ def canonical_factor(analyte: str, unit_text: str) -> float:
         UnknownUnitError: the unit text is not a unit.
         IncompatibleUnitError: a unit, but not a concentration accepted for the analyte.
     """
+    cache = _factor_cache()
+    key = f"{analyte}\x1f{unit_text}"
+    if cache is not None and key in cache.factors:
+        return cache.factors[key]
+    factor = _pint_factor(analyte, unit_text)
+    if cache is not None:
+        cache.add(key, factor)
+    return factor
+
+
+class _FactorCache:
+    """Factors computed by pint in earlier runs, kept in the folder named by
+    ``B12LABS_UNIT_CACHE`` (":auto:" = the user's cache folder).
+
+    A short command-line run then needs neither pint's import nor its registry. The file is
+    keyed by the versions of pint and b12labs and by the analyte data, so any change to them
+    starts a new file; only factors pint computed are stored, never an error.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.factors: dict[str, float] = {}
+        self.dirty = False
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(path.read_text("utf-8"))
+            if isinstance(loaded, dict):
+                self.factors = {str(k): float(v) for k, v in loaded.items()}
+
+    def add(self, key: str, factor: float) -> None:
+        self.factors[key] = factor
+        if not self.dirty:
+            self.dirty = True
+            atexit.register(self.save)
+
+    def save(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps(self.factors, sort_keys=True), "utf-8")
+            os.replace(temp, self.path)  # atomic: concurrent runs never read half a file
+
+
+@functools.cache
+def _factor_cache() -> _FactorCache | None:
+    setting = os.environ.get("B12LABS_UNIT_CACHE")
+    if not setting:
+        return None
+    from importlib import metadata, resources
+
+    from ._version import __version__
+
+    if setting == ":auto:":
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(base) / "b12labs"
+    else:
+        folder = Path(setting)
+    try:
+        pint_version = metadata.version("pint")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return None
+    data = resources.files("b12labs").joinpath("_data/analytes.toml").read_bytes()
+    aliases = json.dumps(sorted(ALIASES.items()) + sorted(MOLAR_SHORTHANDS.items()))
+    digest = hashlib.sha256(data + aliases.encode() + pint_version.encode()).hexdigest()[:16]
+    return _FactorCache(folder / f"factors-{__version__}-{digest}.json")
+
+
+def _pint_factor(analyte: str, unit_text: str) -> float:
     info = analyte_info(analyte)
     try:
         one, _code = _parse(unit_text)
