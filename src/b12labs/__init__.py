@@ -14,6 +14,7 @@ from ._analytes import Analyte
 from ._exceptions import (
     B12LabsError,
     ColumnError,
+    FhirError,
     ImplausibleValueError,
     IncompatibleUnitError,
     InvalidProfileError,
@@ -69,6 +70,7 @@ __all__ = [
     "Censor",
     "ColumnError",
     "CombinedB12",
+    "FhirError",
     "Finding",
     "ImplausibleValueError",
     "IncompatibleUnitError",

@@ -13,9 +13,11 @@ Every error is a :class:`ValueError`, so code that already guards user input wit
     ├── ProfileError
     │   ├── InvalidProfileError       a profile that fails validation
     │   └── UnknownProfileError       no profile with that id (also a LookupError)
-    └── ColumnError                   a DataFrame whose columns cannot be interpreted
-                                      (none recognised, ambiguous, or a value column
-                                      with no unit anywhere)
+    ├── ColumnError                   a DataFrame whose columns cannot be interpreted
+    │                                 (none recognised, ambiguous, or a value column
+    │                                 with no unit anywhere)
+    └── FhirError                     FHIR input that is not usable resources (not JSON,
+                                      no resourceType, several Patients)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 __all__ = [
     "B12LabsError",
     "ColumnError",
+    "FhirError",
     "ImplausibleValueError",
     "IncompatibleUnitError",
     "InvalidProfileError",
@@ -107,3 +110,7 @@ class ColumnError(B12LabsError):
 
     ``analyte`` names the analyte concerned and ``value`` the column label, if any.
     """
+
+
+class FhirError(B12LabsError):
+    """FHIR input that is not usable resources (see :mod:`b12labs.fhir`)."""

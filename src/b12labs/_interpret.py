@@ -133,6 +133,7 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
             category=category,
             interpretation_code=code,
             reference_interval=cp.intervals[analyte, band],
+            source=measurement.source,
         )
 
     egfr, egfr_source = _egfr(panel)

@@ -256,6 +256,9 @@ class Measurement(_Frozen):
     value: float = Field(description="The number as reported (the bound of a censored result).")
     unit: str = Field(description="The unit as reported, e.g. 'pg/mL'.")
     censor: Censor | None = Field(default=None, description="'<', '<=', '>' or '>=' if censored.")
+    source: str | None = Field(
+        default=None, description="Where the result came from, e.g. 'Observation/123' (FHIR)."
+    )
 
     @field_validator("value", mode="before")
     @classmethod
@@ -568,6 +571,7 @@ class MarkerAssessment(_Output):
     category: Category
     interpretation_code: InterpretationCode
     reference_interval: ReferenceInterval
+    source: str | None = Field(default=None, description="The input's source, if given.")
 
 
 class Finding(_Output):
