@@ -71,9 +71,30 @@ def render(readme: str) -> str:
     return readme
 
 
+FHIR_DOC = ROOT / "docs" / "fhir.md"
+
+
+def render_fhir(doc: str) -> str:
+    """docs/fhir.md with the example Bundle and the real output of examples/fhir_example.py."""
+    bundle = (ROOT / "examples" / "fhir_bundle.json").read_text("utf-8").strip()
+    regions = {
+        "fhir-in": f"```json\n{bundle}\n```",
+        "fhir-out": block("fhir-out", ROOT / "examples" / "fhir_example.py")
+        .split("\n", 1)[1]
+        .rsplit("\n", 1)[0],
+    }
+    for name, text in regions.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = doc.split(start, 1)
+        _, tail = rest.split(end, 1)
+        doc = f"{head}{start}\n{text}\n{end}{tail}"
+    return doc
+
+
 def main() -> None:
     path = ROOT / "README.md"
     path.write_text(render(path.read_text("utf-8")), "utf-8")
+    FHIR_DOC.write_text(render_fhir(FHIR_DOC.read_text("utf-8")), "utf-8")
 
 
 if __name__ == "__main__":

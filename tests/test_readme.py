@@ -33,3 +33,8 @@ def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
     for command in commands:
         assert command in ci, f"CI does not run the README command: {command}"
     assert "pytest" in commands[1]
+
+
+def test_fhir_page_shows_the_current_output():
+    doc = (ROOT / "docs" / "fhir.md").read_text("utf-8")
+    assert _generator().render_fhir(doc) == doc, "docs/fhir.md is stale: run docs/gen_readme.py"
