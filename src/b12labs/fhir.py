@@ -144,9 +144,10 @@ def read_fhir(data: Any) -> FhirInput:
             earlier_when, earlier = chosen[key]
             newer = when is not None and (earlier_when is None or when > earlier_when)
             kept, dropped = (obs, earlier) if newer else (earlier, obs)
+            older = when is not None and earlier_when is not None and when < earlier_when
+            why = "the more recent" if newer or older else "listed first (same or unknown date)"
             result.notes.append(
-                f"{key} given twice: used {_label(kept)}, the more recent; "
-                f"ignored {_label(dropped)}"
+                f"{key} given twice: used {_label(kept)}, {why}; ignored {_label(dropped)}"
             )
             if not newer:
                 continue
@@ -154,11 +155,11 @@ def read_fhir(data: Any) -> FhirInput:
 
     fields: dict[str, Any] = {}
     for key, (_, obs) in chosen.items():
-        if key == "age":
-            fields["age"] = _age_value(obs)
-            continue
-        if key == "egfr":
-            fields["egfr"] = _quantity(obs, "egfr")[0]
+        if key in ("age", "egfr"):
+            value, comparator = _age_value(obs) if key == "age" else _quantity(obs, "egfr")[::2]
+            if comparator:  # e.g. age ">89" (top-coded) or eGFR ">60": the bound is used
+                result.notes.append(f"{_label(obs)}: {key} {comparator}{value} read as {value}")
+            fields[key] = value
             continue
         if key == "pregnant":
             fields["pregnant"] = obs.get("valueBoolean")
@@ -177,8 +178,16 @@ def read_fhir(data: Any) -> FhirInput:
             years = (
                 tested.year - birth.year - ((tested.month, tested.day) < (birth.month, birth.day))
             )
-            fields["age"] = float(years)
-            result.notes.append(f"age {years} at {tested.isoformat()} from the Patient's birthDate")
+            if years < 0:
+                result.notes.append(
+                    f"{_label(patient)}: birthDate {birth.isoformat()} is after the results "
+                    f"({tested.isoformat()}); age not used"
+                )
+            else:
+                fields["age"] = float(years)
+                result.notes.append(
+                    f"age {years} at {tested.isoformat()} from the Patient's birthDate"
+                )
     result.panel = Panel(**fields)
     return result
 
@@ -270,7 +279,7 @@ def _quantity(obs: Mapping[str, Any], what: str) -> tuple[Any, str, str | None]:
             analyte=what,
         )
     system = quantity.get("system")
-    unit = quantity.get("code") if system else None
+    unit = quantity.get("code")
     if system is not None and system != UCUM:
         raise UnitError(
             f"{label}: {what} unit {quantity.get('code') or quantity.get('unit')!r} is from "
@@ -300,7 +309,8 @@ def _quantity(obs: Mapping[str, Any], what: str) -> tuple[Any, str, str | None]:
 def _measurement(obs: Mapping[str, Any], key: str) -> Measurement:
     value, unit, comparator = _quantity(obs, key)
     try:
-        measurement = Measurement(value=value, unit=unit, censor=comparator, source=_label(obs))
+        source = _label(obs) if obs.get("id") else None  # a reference needs an id
+        measurement = Measurement(value=value, unit=unit, censor=comparator, source=source)
         checked = coerce_measurement(measurement, key)
     except B12LabsError as error:
         raise type(error)(
@@ -310,8 +320,8 @@ def _measurement(obs: Mapping[str, Any], key: str) -> Measurement:
     return checked
 
 
-def _age_value(obs: Mapping[str, Any]) -> float:
-    value, unit, _ = _quantity(obs, "age")
+def _age_value(obs: Mapping[str, Any]) -> tuple[float, str | None]:
+    value, unit, comparator = _quantity(obs, "age")
     factors = {"a": 1.0, "mo": 1.0 / 12.0}  # UCUM year and month
     if unit not in factors:
         raise UnitError(
@@ -320,7 +330,7 @@ def _age_value(obs: Mapping[str, Any]) -> float:
             value=value,
             unit=unit,
         )
-    return float(value) * factors[unit]
+    return float(value) * factors[unit], comparator
 
 
 # ----------------------------------------------------------------------------- writing
@@ -349,13 +359,31 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
     written: list[str] = []
     sources: list[str] = []
 
+    patient = interpretation.patient
+    if subject is None and patient.sex is not None:  # written first: the others refer to it
+        patient_id = _id(seed, "patient")
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{patient_id}",
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": patient_id,
+                    "gender": patient.sex.value,
+                },
+            }
+        )
+        subject = f"urn:uuid:{patient_id}"  # entries are identified by their fullUrl
+
     def add(resource: dict[str, Any]) -> str:
         if subject:
             resource["subject"] = {"reference": subject}
-        entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
-        return f"Observation/{resource['id']}"
+        full_url = f"urn:uuid:{resource['id']}"
+        entries.append({"fullUrl": full_url, "resource": resource})
+        return full_url
 
-    laboratory = [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}]
+    def laboratory() -> list[dict[str, Any]]:  # a fresh list per resource: nothing is shared
+        return [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}]
+
     for key, marker in interpretation.markers.items():
         info = analyte_info(str(key))
         interval = marker.reference_interval
@@ -368,7 +396,7 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
             "resourceType": "Observation",
             "id": _id(seed, key),
             "status": "final",
-            "category": laboratory,
+            "category": laboratory(),
             "code": {
                 "coding": [{"system": LOINC, "code": _WRITE_LOINC[str(key)]}],
                 "text": info.name,
@@ -391,20 +419,6 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
             sources.append(marker.source)
         written.append(add(resource))
 
-    patient = interpretation.patient
-    if subject is None and patient.sex is not None:
-        patient_id = _id(seed, "patient")
-        entries.append(
-            {
-                "fullUrl": f"urn:uuid:{patient_id}",
-                "resource": {
-                    "resourceType": "Patient",
-                    "id": patient_id,
-                    "gender": patient.sex.value,
-                },
-            }
-        )
-        subject = f"Patient/{patient_id}"
     if patient.egfr is not None:
         add(
             {
@@ -459,7 +473,7 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
                     "resourceType": "Observation",
                     "id": _id(seed, "cb12"),
                     "status": "final",
-                    "category": laboratory,
+                    "category": laboratory(),
                     "code": {
                         "coding": [
                             {
@@ -495,7 +509,7 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
         "resourceType": "Observation",
         "id": _id(seed, "status"),
         "status": "final",
-        "category": laboratory,
+        "category": laboratory(),
         "code": {
             "coding": [
                 {
