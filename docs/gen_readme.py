@@ -60,9 +60,10 @@ def command_block(name: str, commands: list[str]) -> str:
 
 
 def render(readme: str) -> str:
-    """``readme`` with every example region replaced by its current block."""
-    blocks = {name: block(name, script) for name, script in REGIONS.items()}
-    blocks.update({name: command_block(name, cmds) for name, cmds in COMMANDS.items()})
+    """``readme`` (or any page) with every example region it has replaced by its block."""
+    names = [n for n in [*REGIONS, *COMMANDS] if f"<!-- {n}:start -->" in readme]
+    blocks = {n: block(n, REGIONS[n]) for n in names if n in REGIONS}
+    blocks.update({n: command_block(n, COMMANDS[n]) for n in names if n in COMMANDS})
     for name, text in blocks.items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         head, rest = readme.split(start, 1)
@@ -95,6 +96,8 @@ def main() -> None:
     path = ROOT / "README.md"
     path.write_text(render(path.read_text("utf-8")), "utf-8")
     FHIR_DOC.write_text(render_fhir(FHIR_DOC.read_text("utf-8")), "utf-8")
+    index = ROOT / "docs" / "index.md"
+    index.write_text(render(index.read_text("utf-8")), "utf-8")
 
 
 if __name__ == "__main__":

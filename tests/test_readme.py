@@ -38,3 +38,8 @@ def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
 def test_fhir_page_shows_the_current_output():
     doc = (ROOT / "docs" / "fhir.md").read_text("utf-8")
     assert _generator().render_fhir(doc) == doc, "docs/fhir.md is stale: run docs/gen_readme.py"
+
+
+def test_docs_home_shows_the_current_quickstart():
+    page = (ROOT / "docs" / "index.md").read_text("utf-8")
+    assert _generator().render(page) == page, "docs/index.md is stale: run docs/gen_readme.py"
