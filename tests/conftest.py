@@ -23,6 +23,16 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Canonical unit of each marker (decision-spec section 1), written out independently of the
+#: library so that tests do not read their expectations back from it.
+CANONICAL = {
+    "b12": "pmol/L",
+    "holotc": "pmol/L",
+    "mma": "umol/L",
+    "hcy": "umol/L",
+    "folate": "nmol/L",
+}
+
 
 def nhanes_dir() -> Path:
     """The NHANES folder: $B12LABS_NHANES_DIR, else ../shared/data/nhanes beside the project."""

@@ -44,6 +44,7 @@ from b12labs.fhir import (
     read_fhir,
     to_fhir,
 )
+from conftest import CANONICAL
 
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 BASE = "https://fhir.example.org"
@@ -65,13 +66,6 @@ ANALYTE_LOINC = {
     "mma": {"13964-2"},
     "hcy": {"13965-9"},
     "folate": {"2284-8", "14732-2"},
-}
-CANONICAL = {
-    "b12": "pmol/L",
-    "holotc": "pmol/L",
-    "mma": "umol/L",
-    "hcy": "umol/L",
-    "folate": "nmol/L",
 }
 
 

@@ -22,6 +22,7 @@ from b12labs import Interpretation, Status
 from b12labs._profile import CENSOR_CODES, compiled
 from b12labs._rules import CB, FL, FOL, HCY, MMA, RuleState, Tri, catalog, decide
 from b12labs._units import canonical_factor
+from conftest import CANONICAL
 
 PROFILES = b12labs.list_profiles()
 
@@ -54,13 +55,6 @@ SPEC_THRESHOLDS: dict[str, tuple[tuple[float, str], ...]] = {
     ),
     "hcy": ((15, "umol/L"), (30, "umol/L"), (100, "umol/L"), (13, "umol/L")),
     "folate": ((6.8, "nmol/L"), (3, "ng/mL")),  # common: folate low (WHO)
-}
-CANONICAL = {
-    "b12": "pmol/L",
-    "holotc": "pmol/L",
-    "mma": "umol/L",
-    "hcy": "umol/L",
-    "folate": "nmol/L",
 }
 # Realistic ranges in canonical units (the brief; inside each analyte's plausible range).
 RANGES = {
