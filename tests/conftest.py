@@ -32,6 +32,15 @@ CANONICAL = {
     "hcy": "umol/L",
     "folate": "nmol/L",
 }
+#: Realistic result ranges in canonical units for generated panels (inside each analyte's
+#: plausible range in analytes.toml).
+RANGES = {
+    "b12": (30.0, 3000.0),
+    "holotc": (1.0, 300.0),
+    "mma": (0.05, 5.0),
+    "hcy": (2.0, 150.0),
+    "folate": (1.0, 100.0),
+}
 
 
 def nhanes_dir() -> Path:

@@ -44,7 +44,7 @@ from b12labs.fhir import (
     read_fhir,
     to_fhir,
 )
-from conftest import CANONICAL
+from conftest import CANONICAL, RANGES
 
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 BASE = "https://fhir.example.org"
@@ -902,14 +902,6 @@ SPELLINGS = {
     "mma": ("µmol/L", "UMOL/L"),
     "hcy": ("μmol/L",),
     "folate": ("ug/L",),
-}
-# Realistic canonical ranges (inside each analyte's plausible range in analytes.toml).
-RANGES = {
-    "b12": (30.0, 3000.0),
-    "holotc": (1.0, 300.0),
-    "mma": (0.05, 5.0),
-    "hcy": (2.0, 150.0),
-    "folate": (1.0, 100.0),
 }
 
 

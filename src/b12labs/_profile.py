@@ -288,7 +288,7 @@ class Cuts:
         return lo, hi
 
 
-CENSOR_CODES: dict[str | None, int] = {None: 0, "<": 1, "<=": 2, ">": 3, ">=": 4}
+CENSOR_INDEX: dict[str | None, int] = {None: 0, "<": 1, "<=": 2, ">": 3, ">=": 4}
 
 
 class CompiledProfile:

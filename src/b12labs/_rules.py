@@ -128,9 +128,6 @@ class Decision(NamedTuple):
     next_steps: tuple[str, ...]
 
 
-_SEVERITY = {Status.NOT_INDICATED: 0, Status.BORDERLINE: 1, Status.DEFICIENCY_LIKELY: 2}
-
-
 def _first_line_level(level: int) -> int:
     """Collapse a first-line level to LOW, INDETERMINATE or NORMAL for the status."""
     if level == FL.ABOVE_REFERENCE:
@@ -300,11 +297,6 @@ def _caveats(
     if s.symptoms != Tri.UNKNOWN and s.risk_factors != Tri.UNKNOWN:
         both = s.symptoms == Tri.YES and s.risk_factors == Tri.YES
         findings.append("nice_testing_criteria_met" if both else "nice_testing_criteria_not_met")
-
-
-def severity(status: Status) -> int:
-    """Order of concern: not_indicated < borderline < deficiency_likely (others: -1)."""
-    return _SEVERITY.get(status, -1)
 
 
 class Catalog(NamedTuple):

@@ -34,7 +34,7 @@ from ._models import (
     Panel,
     coerce_measurement,
 )
-from ._profile import CENSOR_CODES, DEFAULT_PROFILE, Profile, compiled
+from ._profile import CENSOR_INDEX, DEFAULT_PROFILE, Profile, compiled
 from ._units import ALIASES, canonical_factor
 from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, BatchResult, evaluate
 
@@ -251,7 +251,7 @@ def _as_text(column: Any) -> pa.Array:
 
 _MISSING_SET = pa.array(sorted(MISSING_TOKENS), type=pa.string())
 _CENSOR_TEXTS = pa.array(list(_CENSOR_SPELLINGS), type=pa.string())
-_CENSOR_VALUES = np.array([CENSOR_CODES[c.value] for c in _CENSOR_SPELLINGS.values()], np.int8)
+_CENSOR_VALUES = np.array([CENSOR_INDEX[c.value] for c in _CENSOR_SPELLINGS.values()], np.int8)
 
 
 def _is_missing_text(text: str | None) -> bool:

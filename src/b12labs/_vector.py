@@ -26,8 +26,7 @@ from ._analytes import MARKERS, analyte_info
 from ._equations import cb12_value, egfr_ckd_epi_2021, equation_constants, numpy_ops
 from ._interpret import _CB12_LEVEL, CATEGORY_CODES, CENSOR_CODES, _resolved
 from ._models import Category, CB12Band, Censor, InterpretationCode, Status
-from ._profile import CENSOR_CODES as CENSOR_INDEX
-from ._profile import CompiledProfile
+from ._profile import CENSOR_INDEX, CompiledProfile
 from ._rules import STATE_CARDINALITIES, RuleState, Tri, reduce_range
 
 __all__ = ["CATEGORIES", "CODES", "STATUSES", "BatchInput", "BatchResult", "evaluate"]
@@ -106,6 +105,7 @@ def _reduction_tables(
     return level, category, code
 
 
+@functools.cache
 def _censor_codes() -> npt.NDArray[np.int8]:
     # HL7 code index of each censor code (0 = not censored, unused).
     table = np.zeros(len(CENSOR_INDEX), dtype=np.int8)

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -541,8 +542,6 @@ def _may_start_formula(column: Any) -> bool:
 
 
 def _neutralize_text(text: str) -> str:
-    import re
-
     if re.match(_FORMULA_START, text) and not re.match(_NUMBER, text):
         return "'" + text
     return text

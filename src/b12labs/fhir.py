@@ -34,6 +34,7 @@ and the input Observations they came from.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -83,6 +84,7 @@ _WRITE_LOINC = {
 }
 
 
+@functools.cache
 def _codes_to_analyte() -> dict[str, str]:
     table = {}
     for key in (*(str(m) for m in MARKERS), "creatinine"):
