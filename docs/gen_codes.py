@@ -110,30 +110,52 @@ def run(
 #: Every code of the catalog must have an entry, and every entry must be a code of the
 #: catalog: the script stops otherwise, so a new code cannot ship undocumented.
 WHEN: dict[str, str] = {
-    # statuses (decision-spec section 3)
+    # statuses (decision-spec section 3, amended by section 7: rules version 2)
     "deficiency_likely": "Rule 1 (first-line low, unless the pregnancy exception applies), "
     "or MMA elevated in rules 2 and 4 (without renal impairment unless markedly elevated), "
-    "or rule 3 (first-line not low, MMA markedly elevated, no renal impairment).",
+    "or rule 3 (first-line not low, MMA markedly elevated, no renal impairment); rules 2: "
+    "step 1 (MMA and homocysteine both raised) or step 2a (nitrous oxide with MMA or "
+    "homocysteine raised).",
     "borderline": "Pregnancy exception of rule 1; first-line indeterminate or unclassifiable "
     "without usable MMA; MMA elevated but renal impairment explains it; first-line not low "
     "with MMA elevated (not markedly, or with renal impairment); homocysteine the only "
-    "marker and elevated.",
+    "marker and elevated; rules 2: steps 2b (nitrous oxide, no homocysteine), 3 (on "
+    "treatment, homocysteine raised), 4 (antibody interference) and 5 (flagged MMA).",
     "not_indicated": "MMA normal when first-line is indeterminate, unclassifiable or absent; "
     "first-line normal or above reference with MMA not elevated; homocysteine the only "
-    "marker and normal.",
+    "marker and normal; and no step of rules 2 applies.",
     "insufficient_data": "No total B12 or holoTC, and MMA and homocysteine each either "
-    "not given or unclassifiable (censored across categories). Folate alone does not count.",
+    "not given or unclassifiable (censored across categories); folate alone does not count. "
+    "Rules 2, step 3: results taken on treatment that would otherwise be `not_indicated` or "
+    "`borderline` (no low first-line marker, MMA not elevated, homocysteine not raised).",
     # findings that decide or explain the status
     "first_line_low": "The more concerning first-line category is low (status "
     "`deficiency_likely`), unless the pregnancy exception applies.",
     "first_line_indeterminate": "The more concerning first-line category is indeterminate.",
     "first_line_unclassifiable": "No first-line marker is low or indeterminate and at least "
     "one is censored across categories; treated as indeterminate.",
-    "first_line_normal": "Every first-line marker given is normal or above reference.",
+    "first_line_normal": "Every first-line marker used is normal or above reference (not "
+    "with `pregnancy_total_b12_discordant`).",
     "first_line_discordant": "Total B12 and holoTC are both given and fall in different "
     "categories (above reference counts as normal, unclassifiable as indeterminate).",
-    "pregnancy_low_total_b12": "Pregnant, total B12 low, holoTC not given, MMA not elevated: "
-    "status `borderline` instead of `deficiency_likely`.",
+    "pregnancy_low_total_b12": "Pregnant, total B12 low, holoTC not given, neither MMA nor "
+    "homocysteine elevated: status `borderline` instead of `deficiency_likely`.",
+    "pregnancy_total_b12_discordant": "Pregnant with a usable holoTC (which alone decides, "
+    "rules 2, 7.1) and a total B12 in a lower category (low < indeterminate < normal).",
+    "functional_markers_elevated": "Rules 2, step 1: first-line normal or above reference, "
+    "MMA elevated but not markedly, homocysteine elevated, eGFR not below the renal limit, "
+    "folate not low. Status `deficiency_likely`.",
+    "nitrous_oxide_functional_deficiency": "Rules 2, step 2a: nitrous oxide exposure with MMA "
+    "or homocysteine elevated and a status that would not be `deficiency_likely`.",
+    "nitrous_oxide_b12_not_reassuring": "Rules 2, step 2b: nitrous oxide exposure, status "
+    "would be `not_indicated`, no usable homocysteine. Status `borderline`.",
+    "normal_b12_antibody_interference": "Rules 2, step 4: risk factor `autoimmune_gastritis`, "
+    "symptoms given, status would be `not_indicated`, no usable MMA or holoTC. Status "
+    "`borderline`.",
+    "results_unreliable_after_treatment": "Rules 2, step 3: `recent_b12_treatment=True`, steps "
+    "2 and 4 left the status alone, status `not_indicated` or `borderline`, no first-line "
+    "marker low, MMA not elevated. Status `insufficient_data`, or `borderline` with "
+    "homocysteine elevated.",
     "discordant_normal_mma": "First-line low (no pregnancy exception) and MMA normal; the "
     "status stays `deficiency_likely`.",
     "mma_elevated": "MMA elevated but not markedly; replaced by "
@@ -164,9 +186,13 @@ WHEN: dict[str, str] = {
     "folate_deficiency_pattern": "Homocysteine elevated, MMA normal, folate low.",
     "folate_unknown_high_homocysteine": "Homocysteine elevated, MMA normal, folate not given.",
     "folate_low": "Folate below the profile's folate limit.",
+    "homocysteine_other_causes": "Homocysteine elevated, MMA normal, folate usable and normal.",
+    "research_profile": "Every result of a profile whose `intended_use` is `research` "
+    "(`population-survey`).",
     "homocysteine_severe": "Homocysteine in the severe band.",
     "mma_check_unit": "MMA above the `check_unit_above` limit of analytes.toml (an exact value, "
-    "or a `>` or `>=` result).",
+    "or a `>` or `>=` result). Rules 2: such an MMA is flagged and counts as not given; "
+    "the status is at least `borderline` (step 5).",
     "nitrous_oxide_exposure": "`nitrous_oxide=True`, or `nitrous_oxide` among the risk factors.",
     "cb12_disagrees": "cB12 was computed and is at or above -0.5 while the status is "
     "`deficiency_likely`, or below -0.5 while the status is `not_indicated`.",
@@ -189,18 +215,25 @@ WHEN: dict[str, str] = {
     # next steps
     "measure_mma": "First-line indeterminate or unclassifiable without usable MMA; "
     "homocysteine the only marker and elevated; recent B12 treatment or nitrous oxide "
-    "exposure with no MMA given.",
-    "measure_holotc_or_mma": "With `pregnancy_low_total_b12`.",
+    "exposure with no MMA given; with `normal_b12_antibody_interference`. Never with "
+    "`deficiency_likely`; `check_mma_unit` instead when the MMA is flagged.",
+    "measure_holotc_or_mma": "Rules version 1 only (with `pregnancy_low_total_b12`); rules 2 "
+    "use `measure_holotc`. Kept: codes are never removed.",
+    "measure_holotc": "With `pregnancy_low_total_b12` (rules 2, 7.1).",
+    "measure_homocysteine_or_mma": "With `nitrous_oxide_b12_not_reassuring`.",
+    "review_high_b12": "With `b12_above_reference` when `recent_b12_treatment` is not True.",
     "measure_b12_or_holotc": "No first-line marker given.",
-    "measure_folate": "With `folate_unknown_high_homocysteine`.",
+    "measure_folate": "With `folate_unknown_high_homocysteine`, or with "
+    "`functional_markers_elevated` when folate was not measured.",
     "measure_kidney_function": "With `renal_function_unknown`.",
     "test_intrinsic_factor_antibodies": "Status `deficiency_likely`.",
     "discuss_treatment": "Status `deficiency_likely`.",
     "clinical_review": "Status `borderline`.",
     "assess_nitrous_oxide_exposure": "With `functional_deficiency_possible`.",
-    "retest_off_treatment": "With `recent_b12_treatment`.",
+    "retest_off_treatment": "With `recent_b12_treatment` (and so with "
+    "`results_unreliable_after_treatment`).",
     "request_quantitative_result": "With any `*_unclassifiable` finding.",
-    "check_mma_unit": "With `mma_check_unit`.",
+    "check_mma_unit": "With `mma_check_unit`; replaces `measure_mma` when the MMA is flagged.",
     "consider_inherited_disorder": "With `homocysteine_severe` or `mma_check_unit`.",
     "consider_other_causes": "With `symptoms_not_explained`.",
 }

@@ -27,9 +27,18 @@ from conftest import CANONICAL, RANGES
 
 PROFILES = b12labs.list_profiles()
 
-# Order of concern (decision-spec section 3). insufficient_data cannot arise while a marker
-# is present, so it has no rank here (a KeyError would fail the test loudly).
+# Order of concern (decision-spec section 3). insufficient_data is not a degree of concern:
+# with a marker present it arises only from results taken on treatment (decision-spec 7.2
+# step 3), so the marker monotonicity tests leave those pairs out (a KeyError would fail
+# the test loudly). CONCERN places it for the context properties of section 7: less
+# reassuring than not_indicated, less concerning than borderline.
 SEVERITY = {Status.NOT_INDICATED: 0, Status.BORDERLINE: 1, Status.DEFICIENCY_LIKELY: 2}
+CONCERN = {
+    Status.NOT_INDICATED: 0,
+    Status.INSUFFICIENT_DATA: 1,
+    Status.BORDERLINE: 2,
+    Status.DEFICIENCY_LIKELY: 3,
+}
 
 # Every threshold of decision-spec section 2, in the unit the spec states it in.
 SPEC_THRESHOLDS: dict[str, tuple[tuple[float, str], ...]] = {
@@ -155,7 +164,8 @@ def raised_pair(draw: st.DrawFn, analyte: str) -> tuple[tuple[float, str], tuple
 
 def _status(profile: str, panel: dict[str, Any]) -> Status:
     status = b12labs.interpret(panel, profile=profile).status
-    assert status is not Status.INSUFFICIENT_DATA, panel  # a marker is present
+    if not panel.get("recent_b12_treatment"):  # only step 3 of 7.2 gives it with a marker
+        assert status is not Status.INSUFFICIENT_DATA, panel
     return status
 
 
@@ -167,6 +177,7 @@ def test_raising_first_line_never_more_severe(profile: str, first_line: str, dat
     rest = data.draw(other_markers(exclude=first_line)) | data.draw(context())
     s_low = _status(profile, rest | {first_line: low})
     s_high = _status(profile, rest | {first_line: high})
+    assume(Status.INSUFFICIENT_DATA not in (s_low, s_high))
     assert SEVERITY[s_high] <= SEVERITY[s_low], (low, high, rest, s_low, s_high)
 
 
@@ -177,6 +188,7 @@ def test_raising_mma_never_less_severe(profile: str, data: st.DataObject):
     rest = data.draw(other_markers(exclude="mma")) | data.draw(context())
     s_low = _status(profile, rest | {"mma": low})
     s_high = _status(profile, rest | {"mma": high})
+    assume(Status.INSUFFICIENT_DATA not in (s_low, s_high))
     assert SEVERITY[s_high] >= SEVERITY[s_low], (low, high, rest, s_low, s_high)
 
 
@@ -392,6 +404,8 @@ STATE_FIELDS = {
     "risk_factors": list(Tri),
     "cb12": list(CB),
     "below_guideline_age": [False, True],
+    "autoimmune_gastritis": [False, True],
+    "research_profile": [False, True],
 }
 
 
@@ -401,7 +415,9 @@ def test_state_fields_are_all_covered():
 
 rule_states = st.builds(
     RuleState, **{name: st.sampled_from(values) for name, values in STATE_FIELDS.items()}
-)
+).filter(lambda s: not s.mma_check_unit or s.mma == MMA.MARKEDLY_ELEVATED)
+# An MMA above the check-unit limit (100 umol/L) is always markedly elevated: other states
+# with the flag cannot arise.
 
 
 def _check_decision(state: RuleState) -> None:
@@ -435,14 +451,17 @@ def test_decide_exhaustive_over_marker_levels():
         {"renal": Tri.YES, "pregnant": True, "symptoms": Tri.YES, "risk_factors": Tri.NO},
         {"renal": Tri.NO, "recent_treatment": True, "nitrous_oxide": True, "cb12": CB.LOW},
         {"mma_check_unit": True, "cb12": CB.ELEVATED, "below_guideline_age": True},
+        {"autoimmune_gastritis": True, "symptoms": Tri.YES, "research_profile": True},
     ]
     count = 0
     for extra in contexts:
         for b12, holotc, mma, hcy, folate in itertools.product(FL, FL, MMA, HCY, FOL):
+            if extra.get("mma_check_unit") and mma != MMA.MARKEDLY_ELEVATED:
+                mma = MMA.MARKEDLY_ELEVATED  # the flag implies it (see rule_states)
             state = RuleState(b12=b12, holotc=holotc, mma=mma, hcy=hcy, folate=folate, **extra)
             _check_decision(state)
             count += 1
-    assert count == 4 * len(FL) ** 2 * len(MMA) * len(HCY) * len(FOL)
+    assert count == 5 * len(FL) ** 2 * len(MMA) * len(HCY) * len(FOL)
 
 
 def test_catalog_messages_are_sentences():

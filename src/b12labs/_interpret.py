@@ -27,7 +27,7 @@ from ._models import (
     coerce_measurement,
 )
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
-from ._rules import CB, RuleState, Tri, catalog, decide, reduce_range
+from ._rules import CB, RULES_VERSION, RuleState, Tri, catalog, decide, reduce_range
 from ._units import canonical_factor
 from ._version import __version__
 
@@ -163,6 +163,8 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
             and age is not None
             and cp.applies_from_age.point(age) == 0
         ),
+        autoimmune_gastritis=risks is not None and RiskFactor.AUTOIMMUNE_GASTRITIS in risks,
+        research_profile=cp.research,
     )
     status, summary, findings, next_steps = _resolved(state)
     profile = cp.profile
@@ -187,6 +189,7 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
         ),
         profile_id=profile.id,
         profile_version=profile.version,
+        rules_version=RULES_VERSION,
         library_version=__version__,
     )
 

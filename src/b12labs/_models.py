@@ -623,6 +623,10 @@ class Interpretation(_Output):
     patient: PatientContext
     profile_id: str
     profile_version: str
+    rules_version: int = Field(
+        description="Version of the decision rules (2: decision-spec section 7). A status may "
+        "change for the same input only when this changes."
+    )
     library_version: str
 
     @property
@@ -639,7 +643,8 @@ class Interpretation(_Output):
         """A readable report: each marker against its reference interval, the status,
         findings and next steps (what ``b12labs explain`` prints)."""
         lines = [
-            f"b12labs {self.library_version}, profile {self.profile_id} {self.profile_version}",
+            f"b12labs {self.library_version}, profile {self.profile_id} {self.profile_version}, "
+            f"rules version {self.rules_version}",
             "",
             f"Status: {self.status.value}. {self.summary}",
             "",

@@ -179,6 +179,11 @@ class Profile(_Strict):
     version: str = Field(min_length=1)
     title: str = Field(min_length=1)
     description: str = ""
+    intended_use: Literal["clinical", "research"] = Field(
+        default="clinical",
+        description="'clinical' (one patient's care) or 'research' (population analyses): "
+        "results of a research profile carry the finding 'research_profile'.",
+    )
     applies_from_age: Threshold | None = None
     sources: dict[str, Source]
     b12: FirstLineThresholds
@@ -305,10 +310,12 @@ class CompiledProfile:
         "mma_bands",
         "profile",
         "renal",
+        "research",
     )
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
+        self.research = profile.intended_use == "research"
         pid = profile.id
         b12 = _first_line(pid, "b12", profile.b12)
         holotc = _first_line(pid, "holotc", profile.holotc)

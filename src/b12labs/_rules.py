@@ -25,6 +25,7 @@ __all__ = [
     "FOL",
     "HCY",
     "MMA",
+    "RULES_VERSION",
     "Decision",
     "RuleState",
     "Tri",
@@ -94,8 +95,17 @@ class CB(IntEnum):
     ELEVATED = 5
 
 
+#: Version of the decision rules (decision-spec section 7: rules version 2 amends section 3).
+#: It changes whenever a status may change for the same input; results carry it.
+RULES_VERSION = 2
+
+
 class RuleState(NamedTuple):
-    """Everything the rules look at, as small integers (hashable; one row of a batch)."""
+    """Everything the rules look at, as small integers (hashable; one row of a batch).
+
+    Boolean context fields are True only when the fact is known to hold: unknown is never
+    true (decision-spec 7.0), so an unknown flag and a false one decide alike.
+    """
 
     b12: int = FL.ABSENT
     holotc: int = FL.ABSENT
@@ -111,12 +121,14 @@ class RuleState(NamedTuple):
     risk_factors: int = Tri.UNKNOWN
     cb12: int = CB.NONE
     below_guideline_age: bool = False
+    autoimmune_gastritis: bool = False
+    research_profile: bool = False
 
 
 #: Number of values each RuleState field can take, in field order (for mixed-radix codes).
 STATE_CARDINALITIES: tuple[int, ...] = (
     len(FL), len(FL), len(MMA), 2, len(HCY), len(FOL), len(Tri),
-    2, 2, 2, len(Tri), len(Tri), len(CB), 2,
+    2, 2, 2, len(Tri), len(Tri), len(CB), 2, 2, 2,
 )  # fmt: skip
 
 
@@ -137,17 +149,32 @@ def _first_line_level(level: int) -> int:
     return level
 
 
+_MMA_ELEVATED = (MMA.ELEVATED, MMA.MARKEDLY_ELEVATED)
+_HCY_ELEVATED = (HCY.MODERATE, HCY.INTERMEDIATE, HCY.SEVERE)
+_HCY_USABLE = (HCY.NORMAL, *_HCY_ELEVATED)
+
+
 @functools.cache
 def decide(s: RuleState) -> Decision:
-    """Apply the status rules of decision-spec section 3 to one state."""
+    """Apply the status rules (decision-spec section 3 as amended by section 7) to one state.
+
+    Order: section 3 on the amended inputs (7.1), then steps 1, 2, 4, 3 and 5 of 7.2, then
+    the findings and next steps that follow the final status (7.3).
+    """
     findings: list[str] = []
     steps: list[str] = []
-    mma_elevated = s.mma in (MMA.ELEVATED, MMA.MARKEDLY_ELEVATED)
-    mma_marked = s.mma == MMA.MARKEDLY_ELEVATED
-    mma_normal = s.mma == MMA.NORMAL
+    # 7.0/7.1: an MMA above the check-unit limit is flagged and treated as absent.
+    flagged = s.mma_check_unit
+    mma = MMA.ABSENT if flagged else s.mma
+    mma_elevated = mma in _MMA_ELEVATED
+    mma_marked = mma == MMA.MARKEDLY_ELEVATED
+    mma_normal = mma == MMA.NORMAL
+    mma_usable = mma_normal or mma_elevated
     mma_finding = "mma_markedly_elevated" if mma_marked else "mma_elevated"
-    hcy_elevated = s.hcy in (HCY.MODERATE, HCY.INTERMEDIATE, HCY.SEVERE)
+    hcy_elevated = s.hcy in _HCY_ELEVATED
     renal_impaired = s.renal == Tri.YES
+    folate_low = s.folate == FOL.LOW
+    holotc_usable = s.holotc not in (FL.ABSENT, FL.UNCLASSIFIABLE)
 
     def functional_decides() -> Status:
         # Rules 2 and 4: MMA resolves an indeterminate or missing first-line result.
@@ -165,17 +192,25 @@ def decide(s: RuleState) -> Decision:
             findings.append("homocysteine_supportive")
         return Status.BORDERLINE
 
+    # 7.1: in pregnancy a usable holoTC is the only first-line marker (NICE NG239).
+    holotc_only = s.pregnant and holotc_usable
     present = [lvl for lvl in (s.b12, s.holotc) if lvl != FL.ABSENT]
+    if holotc_only:
+        present = [s.holotc]
     levels = [_first_line_level(lvl) for lvl in present]
+    first_line = min(levels) if levels else FL.ABSENT
+    if holotc_only and s.b12 != FL.ABSENT and _first_line_level(s.b12) != levels[0]:
+        worse = _first_line_level(s.b12) < levels[0]
+        findings.append("pregnancy_total_b12_discordant" if worse else "first_line_discordant")
+    elif len(set(levels)) > 1:
+        findings.append("first_line_discordant")
     if levels:
-        first_line = min(levels)  # LOW < INDETERMINATE < NORMAL: the more concerning counts
-        if len(set(levels)) > 1:
-            findings.append("first_line_discordant")
         if first_line == FL.LOW:
-            if s.pregnant and s.holotc == FL.ABSENT and not mma_elevated:
+            if s.pregnant and s.holotc == FL.ABSENT and not (mma_elevated or hcy_elevated):
+                # 7.1: total B12 falls in normal pregnancy; active B12 settles it.
                 status = Status.BORDERLINE
                 findings.append("pregnancy_low_total_b12")
-                steps.append("measure_holotc_or_mma")
+                steps.append("measure_holotc")
             else:
                 status = Status.DEFICIENCY_LIKELY
                 findings.append("first_line_low")
@@ -183,6 +218,8 @@ def decide(s: RuleState) -> Decision:
                     findings.append(mma_finding)
                 elif mma_normal:
                     findings.append("discordant_normal_mma")
+                if s.pregnant and s.holotc == FL.ABSENT and hcy_elevated and not mma_elevated:
+                    findings.append("homocysteine_supportive")
         elif first_line == FL.INDETERMINATE:
             unclassifiable = FL.UNCLASSIFIABLE in present and FL.INDETERMINATE not in present
             findings.append(
@@ -190,7 +227,8 @@ def decide(s: RuleState) -> Decision:
             )
             status = functional_decides()
         else:
-            findings.append("first_line_normal")
+            if "pregnancy_total_b12_discordant" not in findings:
+                findings.append("first_line_normal")  # its sentence covers both markers
             if mma_elevated:
                 findings.append(mma_finding)
                 findings.append("functional_deficiency_possible")
@@ -205,7 +243,7 @@ def decide(s: RuleState) -> Decision:
                 status = Status.NOT_INDICATED
                 if mma_normal:
                     findings.append("mma_normal")
-    elif s.mma in (MMA.NORMAL, MMA.ELEVATED, MMA.MARKEDLY_ELEVATED):
+    elif mma_usable:
         status = functional_decides()
         steps.append("measure_b12_or_holotc")
     elif hcy_elevated:
@@ -221,8 +259,67 @@ def decide(s: RuleState) -> Decision:
         findings.append("no_usable_marker")
         steps.append("measure_b12_or_holotc")
 
-    _caveats(s, status, findings, steps, hcy_elevated=hcy_elevated, mma_elevated=mma_elevated)
+    # 7.2 step 1: MMA and homocysteine both raised is the metabolic signature of deficiency.
+    if (
+        first_line == FL.NORMAL
+        and mma_elevated
+        and not mma_marked
+        and hcy_elevated
+        and not renal_impaired
+        and not folate_low
+        and status != Status.DEFICIENCY_LIKELY
+    ):
+        status = Status.DEFICIENCY_LIKELY
+        findings.append("functional_markers_elevated")
+        if s.folate == FOL.ABSENT:
+            steps.append("measure_folate")
+
+    # 7.2 step 2: nitrous oxide inactivates B12; serum B12 misses many cases.
+    before_steps_2_and_4 = status
+    if s.nitrous_oxide:
+        if (mma_elevated or hcy_elevated) and status != Status.DEFICIENCY_LIKELY:
+            status = Status.DEFICIENCY_LIKELY
+            findings.append("nitrous_oxide_functional_deficiency")
+        elif status == Status.NOT_INDICATED and s.hcy not in _HCY_USABLE:
+            status = Status.BORDERLINE
+            findings.append("nitrous_oxide_b12_not_reassuring")
+            steps.append("measure_homocysteine_or_mma")
+
+    # 7.2 step 4: intrinsic-factor antibodies can make total B12 assays read falsely normal.
+    if (
+        s.autoimmune_gastritis
+        and s.symptoms == Tri.YES
+        and status == Status.NOT_INDICATED
+        and not mma_usable
+        and not holotc_usable
+    ):
+        status = Status.BORDERLINE
+        findings.append("normal_b12_antibody_interference")
+        steps.append("measure_mma")
+
+    # 7.2 step 3: results taken on treatment cannot exclude a deficiency that preceded it.
+    if (
+        s.recent_treatment
+        and status == before_steps_2_and_4
+        and status in (Status.NOT_INDICATED, Status.BORDERLINE)
+        and first_line != FL.LOW
+        and not mma_elevated
+    ):
+        status = Status.BORDERLINE if hcy_elevated else Status.INSUFFICIENT_DATA
+        findings.append("results_unreliable_after_treatment")
+        steps.append("retest_off_treatment")
+
+    # 7.2 step 5: a value this high is a unit slip or a severe elevation: never reassuring.
+    if flagged and status in (Status.NOT_INDICATED, Status.INSUFFICIENT_DATA):
+        status = Status.BORDERLINE
+        steps.append("check_mma_unit")
+
+    _caveats(s, status, findings, steps, mma=mma, hcy_elevated=hcy_elevated)
+    # 7.3: next steps follow the final status.
+    if flagged:  # a measured MMA is not measured again: its unit is checked
+        steps = ["check_mma_unit" if step == "measure_mma" else step for step in steps]
     if status == Status.DEFICIENCY_LIKELY:
+        steps = [step for step in steps if step != "measure_mma"]
         steps.extend(("discuss_treatment", "test_intrinsic_factor_antibodies"))
     elif status == Status.BORDERLINE:
         steps.append("clinical_review")
@@ -235,10 +332,14 @@ def _caveats(
     findings: list[str],
     steps: list[str],
     *,
+    mma: int,
     hcy_elevated: bool,
-    mma_elevated: bool,
 ) -> None:
-    """Findings that never change the status but must be reported (decision-spec 3)."""
+    """Findings that never change the status but must be reported (decision-spec 3, 7.3).
+
+    ``mma`` is the MMA level the rules use (absent when the MMA is flagged for its unit).
+    """
+    mma_elevated = mma in _MMA_ELEVATED
     for level, code in ((s.b12, "b12"), (s.holotc, "holotc")):
         if level == FL.UNCLASSIFIABLE:
             findings.append(f"{code}_unclassifiable")
@@ -253,22 +354,26 @@ def _caveats(
             steps.append("request_quantitative_result")
     if s.b12 == FL.ABOVE_REFERENCE:
         findings.append("b12_above_reference")
+        if not s.recent_treatment:
+            steps.append("review_high_b12")
     if s.recent_treatment:
         findings.append("recent_b12_treatment")
         steps.append("retest_off_treatment")
-        if s.mma == MMA.ABSENT:
+        if mma == MMA.ABSENT:
             steps.append("measure_mma")
     if s.renal == Tri.YES:
         findings.append("renal_impairment")
     elif s.renal == Tri.UNKNOWN and (mma_elevated or hcy_elevated):
         findings.append("renal_function_unknown")
         steps.append("measure_kidney_function")
-    if hcy_elevated and s.mma == MMA.NORMAL:
+    if hcy_elevated and mma == MMA.NORMAL:
         if s.folate == FOL.LOW:
             findings.append("folate_deficiency_pattern")
         elif s.folate == FOL.ABSENT:
             findings.append("folate_unknown_high_homocysteine")
             steps.append("measure_folate")
+        elif s.folate == FOL.NORMAL:
+            findings.append("homocysteine_other_causes")
     if s.folate == FOL.LOW:
         findings.append("folate_low")
     if s.hcy == HCY.SEVERE:
@@ -279,7 +384,7 @@ def _caveats(
         steps.extend(("check_mma_unit", "consider_inherited_disorder"))
     if s.nitrous_oxide:
         findings.append("nitrous_oxide_exposure")
-        if s.mma == MMA.ABSENT:
+        if mma == MMA.ABSENT and "measure_homocysteine_or_mma" not in steps:
             steps.append("measure_mma")
     if s.pregnant and (s.b12 != FL.ABSENT or s.mma != MMA.ABSENT):
         findings.append("pregnancy_reference_ranges")
@@ -297,6 +402,8 @@ def _caveats(
     if s.symptoms != Tri.UNKNOWN and s.risk_factors != Tri.UNKNOWN:
         both = s.symptoms == Tri.YES and s.risk_factors == Tri.YES
         findings.append("nice_testing_criteria_met" if both else "nice_testing_criteria_not_met")
+    if s.research_profile:
+        findings.append("research_profile")
 
 
 class Catalog(NamedTuple):

@@ -62,6 +62,12 @@ class BatchInput:
     pregnant: BoolArray | None = None
     egfr: FloatArray | None = None
     creatinine_mg_dl: FloatArray | None = None
+    recent_treatment: BoolArray | None = None
+    nitrous_oxide: BoolArray | None = None
+    #: Tri codes (0 unknown, 1 none reported, 2 some reported).
+    symptoms: npt.NDArray[np.int8] | None = None
+    risk_factors: npt.NDArray[np.int8] | None = None
+    autoimmune_gastritis: BoolArray | None = None
 
 
 @dataclass
@@ -81,6 +87,8 @@ class BatchResult:
 
 # Rule states are packed into int32 codes: the number of possible states must fit.
 assert math.prod(STATE_CARDINALITIES) < 2**31
+#: Up to this many possible codes, lookup tables have a slot per code (a few MB at most).
+_DIRECT_SLOTS = 1 << 21
 
 
 @functools.cache
@@ -228,16 +236,20 @@ def evaluate(
         levels["folate"],
         renal,
         data.pregnant,
-        None,  # recent_treatment: not a batch column
-        None,  # nitrous_oxide: not a batch column
-        None,  # symptoms: unknown in a batch
-        None,  # risk_factors: unknown in a batch
+        data.recent_treatment,
+        data.nitrous_oxide,
+        data.symptoms,
+        data.risk_factors,
         cb12_level,
         below_age,
+        data.autoimmune_gastritis,
+        None,  # research_profile: one value for the whole batch, set when unpacking
     )
-    # Pack the fields a batch carries into one compact integer per row. A batch carries at
-    # most a few hundred thousand distinct states, so every possible code gets a slot in small
-    # lookup tables: no hashing or sorting of the rows, just a bincount and three takes.
+    # Pack the fields a batch carries into one compact integer per row. When the possible
+    # codes are few enough, every one gets a slot in small lookup tables: no hashing or
+    # sorting of the rows, just a bincount and three takes. A frame with every marker and
+    # every context column has too many possible codes for that: its codes are first
+    # renumbered by np.unique (a sort), so the tables stay as small as the distinct states.
     present = [(i, values) for i, values in enumerate(fields) if values is not None]
     radices = [STATE_CARDINALITIES[i] for i, _ in present]
     code = np.zeros(n, dtype=np.int32)
@@ -245,25 +257,38 @@ def evaluate(
     for (_, values), cardinality in zip(present, radices, strict=True):
         code += np.asarray(values, dtype=np.int32) * np.int32(radix)
         radix *= cardinality
-    slots = radix  # codes run from 0 to slots - 1; slot ``slots`` is "not interpreted"
     valid = data.valid
     all_valid = bool(valid.all())
-    if not all_valid:
-        code[~valid] = slots
-    used = np.flatnonzero(np.bincount(code, minlength=slots + 1)[:slots])
+    if radix <= _DIRECT_SLOTS:
+        slots = radix  # codes run from 0 to slots - 1; slot ``slots`` is "not interpreted"
+        if not all_valid:
+            code[~valid] = slots
+        used = np.flatnonzero(np.bincount(code, minlength=slots + 1)[:slots])
+        packed_of = used
+    else:
+        if not all_valid:
+            code[~valid] = radix
+        packed_of, inverse = np.unique(code, return_inverse=True)
+        code = inverse.astype(np.int32).reshape(-1)
+        if not all_valid and packed_of[-1] == radix:
+            packed_of = packed_of[:-1]  # the "not interpreted" code sorts last
+        slots = len(packed_of)
+        used = np.arange(slots)
 
     status_table = np.full(slots + 1, -1, dtype=np.int8)
     finding_table = np.full(slots + 1, -1, dtype=np.int32)
     step_table = np.full(slots + 1, -1, dtype=np.int32)
     finding_texts: dict[str, int] = {}
     step_texts: dict[str, int] = {}
-    for packed in used.tolist():
-        decided, _, found, steps = _resolved(_unpack(packed, tuple(i for i, _ in present)))
-        status_table[packed] = STATUSES.index(decided)
+    indexes = tuple(i for i, _ in present)
+    for slot, packed in zip(used.tolist(), packed_of.tolist(), strict=True):
+        state = _unpack(packed, indexes)._replace(research_profile=cp.research)
+        decided, _, found, steps = _resolved(state)
+        status_table[slot] = STATUSES.index(decided)
         text = ";".join(f.code for f in found)
-        finding_table[packed] = finding_texts.setdefault(text, len(finding_texts))
+        finding_table[slot] = finding_texts.setdefault(text, len(finding_texts))
         text = ";".join(s.code for s in steps)
-        step_table[packed] = step_texts.setdefault(text, len(step_texts))
+        step_table[slot] = step_texts.setdefault(text, len(step_texts))
 
     status = np.take(status_table, code)
     findings = (tuple(finding_texts), np.take(finding_table, code))
@@ -292,4 +317,6 @@ def _unpack(packed: int, fields: tuple[int, ...]) -> RuleState:
         recent_treatment=bool(state.recent_treatment),
         nitrous_oxide=bool(state.nitrous_oxide),
         below_guideline_age=bool(state.below_guideline_age),
+        autoimmune_gastritis=bool(state.autoimmune_gastritis),
+        research_profile=bool(state.research_profile),
     )

@@ -209,10 +209,11 @@ def _profiles(args: argparse.Namespace) -> int:
     if not args.show:
         for pid in list_profiles():
             profile = get_profile(pid)
-            print(f"{pid:<20} {profile.version:<6} {profile.title}")
+            print(f"{pid:<20} {profile.version:<6} {profile.intended_use:<9} {profile.title}")
         return EXIT_OK
     profile = _profile(args.show)
     print(f"{profile.id} {profile.version}: {profile.title}")
+    print(f"intended use: {profile.intended_use}")
     if profile.description:
         print(profile.description)
     print()
