@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -420,12 +420,36 @@ def check_plausible(analyte: str, measurement: Measurement) -> float:
     return canonical
 
 
+#: Separators of a code list written as one text ("tremor; twitching", "metformin, ppi").
+_LIST_SEPARATORS = re.compile(r"[;,]")
+#: A code list text meaning "none reported" (an empty list), as opposed to unknown (blank).
+NONE_REPORTED: frozenset[str] = frozenset({"none", "none reported", "nil"})
+
+
 def _enum_items(
     value: Any, enum: type[Symptom] | type[RiskFactor], aliases: dict[str, Any], field: str
 ) -> tuple[Any, ...] | None:
     if value is None:
         return None
-    items: Iterable[Any] = [value] if isinstance(value, str) else value
+    if isinstance(value, str):
+        # One text: codes or aliases separated by ';' or ','. "none" means none reported;
+        # a blank or a "no result" text (n/a, unknown...) means unknown, as in a batch cell.
+        text = value.strip().lower()
+        if text in NONE_REPORTED:
+            return ()
+        if text in MISSING_TOKENS or text == "unknown":
+            return None
+        items: Iterable[Any] = [p.strip() for p in _LIST_SEPARATORS.split(value) if p.strip()]
+    elif isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+        items = value
+    else:
+        accepted = ", ".join(m.value for m in enum)
+        raise InvalidValueError(
+            f"{field}: {value!r} is not a list of codes; give e.g. ['{next(iter(enum)).value}'] "
+            f"or a text such as '{next(iter(enum)).value}; ...'; accepted values: {accepted}",
+            analyte=field,
+            value=value,
+        )
     out: list[Any] = []
     for item in items:
         if isinstance(item, enum):
