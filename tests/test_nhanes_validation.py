@@ -248,3 +248,84 @@ def test_example_script_with_a_file_missing_names_it(nhanes: Path, tmp_path: Pat
     done = _run(tmp_path)
     _assert_where_to_get_the_files(done)
     assert "lacks MMA_G.XPT." in done.stderr
+
+
+# ----------------------------------------------------------------------------- (e) rules 2
+
+#: Rules version 2, step 1 (decision-spec 7.2), recomputed with pandas from the raw NHANES
+#: 2003-2004 columns. Per profile (decision-spec section 2): B12 above the indeterminate
+#: upper end (pg/mL = ng/L), MMA elevated limit (umol/L; NICE 0.46 from age 65), the
+#: homocysteine limit (umol/L). Common to all: MMA markedly elevated above 0.75 umol/L;
+#: folate low below 6.8 nmol/L; renal impairment below eGFR 60 (CKD-EPI 2021).
+STEP_1_LIMITS = {
+    "nice-ng239": {"b12_pg_ml": 350, "mma": 0.40, "mma_65": 0.46, "hcy": 15},
+    "mayo-cascade": {"b12_pg_ml": 400, "mma": 0.40, "mma_65": 0.40, "hcy": 15},
+    "labcorp-cascade": {"b12_pg_ml": 400, "mma": 0.378, "mma_65": 0.378, "hcy": 15},
+    # 258 pmol/L (Qi 2014) in pg/mL through the molar mass 1355.37 g/mol
+    "population-survey": {"b12_pg_ml": 258 / PG_ML_TO_PMOL_L, "mma": 0.271, "mma_65": 0.271,
+                          "hcy": 13},
+}  # fmt: skip
+FOLATE_NG_ML_TO_NMOL_L = 1e3 / 441.40  # folic acid 441.40 g/mol (decision-spec section 1)
+
+
+def _ckd_epi_2021(creatinine_mg_dl: Any, age: Any, female: Any) -> Any:
+    """CKD-EPI 2021 (Inker, NEJM 2021; NKF coefficients), written out independently."""
+    kappa = np.where(female, 0.7, 0.9)
+    alpha = np.where(female, -0.241, -0.302)
+    ratio = creatinine_mg_dl / kappa
+    return (
+        142
+        * np.minimum(ratio, 1) ** alpha
+        * np.maximum(ratio, 1) ** -1.200
+        * 0.9938**age
+        * np.where(female, 1.012, 1.0)
+    )
+
+
+def test_functional_markers_elevated_equals_the_raw_computation(
+    frames: dict[str, Any], scored: dict[tuple[str, str], Any]
+) -> None:
+    frame = frames["2003-2004"]
+    age = frame["RIDAGEYR"].to_numpy(dtype=float)
+    adult = age >= 20
+    b12 = frame["LBXB12"].to_numpy(dtype=float)
+    mma = frame["LBXMMA"].to_numpy(dtype=float)
+    hcy = frame["LBXHCY"].to_numpy(dtype=float)
+    folate_nmol = frame["LBXFOL"].to_numpy(dtype=float) * FOLATE_NG_ML_TO_NMOL_L
+    sex = frame["RIAGENDR"].to_numpy(dtype=float)
+    creatinine = frame["LBXSCR"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        egfr = _ckd_epi_2021(creatinine, age, sex == 2)
+    # eGFR only for adults (18+) of known sex with a creatinine; unknown is not impaired
+    egfr[(age < 18) | ~np.isin(sex, (1, 2)) | np.isnan(creatinine)] = np.nan
+    renal_impaired = egfr < 60
+    folate_low = folate_nmol < 6.8
+    print()
+    for profile, limit in STEP_1_LIMITS.items():
+        mma_limit = np.where(age >= 65, limit["mma_65"], limit["mma"])
+        raw = (
+            adult
+            & (b12 > limit["b12_pg_ml"])
+            & (mma > mma_limit)
+            & (mma <= 0.75)
+            & (hcy > limit["hcy"])
+            & ~renal_impaired
+            & ~folate_low
+        )
+        out = scored["2003-2004", profile]
+        findings = out["b12labs_findings"].astype(str)
+        fired = findings.str.contains("functional_markers_elevated", regex=False).to_numpy()
+        ours = adult & fired
+        status = out["b12labs_status"].astype(str).to_numpy()
+        print(
+            f"NHANES 2003-2004 {profile}: functional_markers_elevated in {int(ours.sum())} "
+            f"adults (pandas: {int(raw.sum())}); statuses "
+            f"{ {str(k): int(v) for k, v in out['b12labs_status'].value_counts().items()} }"
+        )
+        assert raw.sum() > 0, profile  # the step is exercised by real data
+        np.testing.assert_array_equal(ours, raw)
+        assert (status[fired] == "deficiency_likely").all()
+        # the research finding on every interpreted row of a research profile, only there
+        research = findings.str.contains("research_profile", regex=False).to_numpy()
+        interpreted = out["b12labs_status"].notna().to_numpy()
+        assert (research == (interpreted & (profile == "population-survey"))).all()
