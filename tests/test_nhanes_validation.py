@@ -329,3 +329,36 @@ def test_functional_markers_elevated_equals_the_raw_computation(
         research = findings.str.contains("research_profile", regex=False).to_numpy()
         interpreted = out["b12labs_status"].notna().to_numpy()
         assert (research == (interpreted & (profile == "population-survey"))).all()
+
+
+def test_status_counts_under_rules_2_equal_interpret_row_by_row(
+    frames: dict[str, Any], scored: dict[tuple[str, str], Any]
+) -> None:
+    """Status counts per profile under rules version 2: the batch answer equals the
+    single-panel answer on every row of 2003-2004, built from the raw columns."""
+    frame = frames["2003-2004"]
+    units = CYCLES["2003-2004"].units
+    rows = []
+    for record in frame.to_dict("records"):
+        panel: dict[str, Any] = {}
+        for key, column in CYCLES["2003-2004"].columns.items():
+            if not pd.isna(record[column]):
+                panel[key] = (float(record[column]), units[key])
+        if not pd.isna(record["RIDAGEYR"]):
+            panel["age"] = float(record["RIDAGEYR"])
+        panel["sex"] = {1.0: "male", 2.0: "female"}.get(record["RIAGENDR"])
+        panel["pregnant"] = {1.0: True, 2.0: False}.get(record["RIDEXPRG"])
+        rows.append(panel)
+    print()
+    for profile in PROFILES:
+        expected: list[str | None] = []
+        for panel in rows:
+            try:
+                expected.append(b12labs.interpret(panel, profile=profile).status.value)
+            except b12labs.B12LabsError:
+                expected.append(None)
+        got = scored["2003-2004", profile]["b12labs_status"]
+        ours = [None if pd.isna(s) else str(s) for s in got]
+        assert ours == expected, profile
+        counts = {s: expected.count(s) for s in sorted(STATUSES)}
+        print(f"NHANES 2003-2004 {profile}, rules version 2: {counts}")
