@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import b12labs
 from b12labs import Category, Censor, InterpretationCode, Status
@@ -477,9 +478,95 @@ def render_concepts() -> dict[str, str]:
     }
 
 
+# ----------------------------------------------------------------------------- rules-v2.md
+
+#: The cases of the clinical review (issue 9) with the answer rules version 1 gave. The
+#: "rules 1" column is a record, not computed: it is what b12labs 0.1.0 (rules version 1,
+#: commit b48bedb) returned for these inputs, checked by running that version. The "rules 2"
+#: column is computed by the installed library every time the page is generated.
+RULES_V2_CASES: tuple[tuple[str, dict[str, Any], str, str], ...] = (
+    (
+        "Nitrous oxide, homocysteine 40, symptoms",
+        {"b12": "400 ng/L", "hcy": "40 umol/L", "nitrous_oxide": True,
+         "symptoms": ["paraesthesia", "ataxia"]},
+        "not_indicated",
+        "`symptoms_not_explained`: consider magnesium and other causes",
+    ),
+    (
+        "Normal B12 days after an injection",
+        {"b12": "1500 ng/L", "recent_b12_treatment": True},
+        "not_indicated",
+        "read as reassuring",
+    ),
+    (
+        "Pernicious-anaemia risk, symptoms, normal B12",
+        {"b12": "400 ng/L", "risk_factors": ["pernicious_anaemia"],
+         "symptoms": ["paraesthesia"]},
+        "not_indicated",
+        "`symptoms_not_explained`: look for other causes",
+    ),
+    (
+        "MMA 271 typed as umol/L (a unit slip)",
+        {"b12": "400 ng/L", "mma": "271 umol/L"},
+        "deficiency_likely",
+        "`discuss_treatment`: a treatment call on a unit error",
+    ),
+    (
+        "Pregnancy: low total B12, normal active B12",
+        {"b12": "150 ng/L", "holotc": "90 pmol/L", "pregnant": True},
+        "deficiency_likely",
+        "low total B12 outranks the marker NICE prefers in pregnancy",
+    ),
+    (
+        "Normal B12, MMA and homocysteine both raised",
+        {"b12": "400 ng/L", "mma": "0.55 umol/L", "hcy": "25 umol/L", "egfr": 90,
+         "folate": "20 nmol/L"},
+        "borderline",
+        "the metabolic signature of deficiency left unresolved",
+    ),
+)  # fmt: skip
+#: Codes shown in the "rules 2" column: the codes rules version 2 added, and
+#: `check_mma_unit`, which its step 5 adds to the next steps.
+_V2_CODES = frozenset(
+    {
+        "functional_markers_elevated", "nitrous_oxide_functional_deficiency",
+        "nitrous_oxide_b12_not_reassuring", "results_unreliable_after_treatment",
+        "normal_b12_antibody_interference", "pregnancy_total_b12_discordant",
+        "homocysteine_other_causes", "research_profile", "measure_homocysteine_or_mma",
+        "measure_holotc", "review_high_b12", "check_mma_unit",
+    }
+)  # fmt: skip
+
+
+def _keywords(panel: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in panel.items())
+
+
+def _rules_v2_table() -> str:
+    rows = []
+    for label, panel, v1_status, v1_note in RULES_V2_CASES:
+        result = b12labs.interpret(**panel)
+        assert result.rules_version == 2
+        codes = [c for c in (*result.finding_codes, *result.next_step_codes) if c in _V2_CODES]
+        rows.append(
+            (
+                label,
+                f"`{_keywords(panel)}`",
+                f"`{v1_status}`: {v1_note}",
+                f"`{result.status.value}`: " + ", ".join(f"`{c}`" for c in codes),
+            )
+        )
+    return table(("case", "input (`interpret(...)`)", "rules 1", "rules 2"), rows)
+
+
+def render_rules_v2() -> dict[str, str]:
+    return {"rules-v2-cases": _rules_v2_table()}
+
+
 RENDERERS: dict[Path, Callable[[], dict[str, str]]] = {
     DOCS / "codes.md": render_codes,
     DOCS / "concepts.md": render_concepts,
+    DOCS / "rules-v2.md": render_rules_v2,
 }
 
 

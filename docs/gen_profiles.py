@@ -70,6 +70,8 @@ def _overview() -> str:
             threshold = b12labs.get_profile(pid).thresholds().get(path)
             cells.append(_short(threshold) if threshold is not None else "none")
         rows.append((f"`{path}`", *cells))
+    uses = [f"`{b12labs.get_profile(pid).intended_use}`" for pid in ids]
+    rows.insert(0, ("intended use", *uses))
     return table(("threshold", *(f"`{pid}`" for pid in ids)), rows)
 
 
@@ -103,7 +105,8 @@ def _profile_sections() -> str:
             sources.append((f"`{key}`", source.citation + link))
         out.append(
             f"### `{pid}`\n\n"
-            f"**{profile.title}**, version {profile.version}.{default}\n\n"
+            f"**{profile.title}**, version {profile.version}, intended use "
+            f"`{profile.intended_use}`.{default}\n\n"
             f"{profile.description}\n\n"
             + table(
                 (

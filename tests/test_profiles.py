@@ -863,3 +863,36 @@ def test_applies_from_age_rejects_an_upper_edge():
         b12labs.load_profile(
             _lab(applies_from_age={"below": 16, "unit": "years", "source": "example-lab"})
         )
+
+
+# ----------------------------------------------------------------------------- intended use
+# decision-spec 7.3: profiles declare `intended_use` (`clinical` by default, or `research`;
+# shipped `population-survey` is `research`); every result of a research profile carries
+# the finding `research_profile`.
+
+
+@pytest.mark.parametrize(
+    ("pid", "use"),
+    [("nice-ng239", "clinical"), ("mayo-cascade", "clinical"),
+     ("labcorp-cascade", "clinical"), ("population-survey", "research")],
+)  # fmt: skip
+def test_shipped_profiles_declare_their_intended_use(pid, use):
+    assert b12labs.get_profile(pid).intended_use == use
+
+
+def test_intended_use_defaults_to_clinical_and_is_validated():
+    assert b12labs.load_profile(_lab()).intended_use == "clinical"
+    research = b12labs.load_profile(_lab(intended_use="research"))
+    assert research.intended_use == "research"
+    result = b12labs.interpret(b12="500 pmol/L", profile=research)
+    assert "research_profile" in result.finding_codes
+    with pytest.raises(b12labs.InvalidProfileError, match="intended_use"):
+        b12labs.load_profile(_lab(intended_use="screening"))
+
+
+def test_intended_use_is_inherited_from_the_base_unless_given():
+    survey_based = b12labs.load_profile(_lab(base="population-survey"))
+    assert survey_based.intended_use == "research"
+    own = b12labs.load_profile(_lab(base="population-survey", intended_use="clinical"))
+    assert own.intended_use == "clinical"
+    assert "research_profile" not in b12labs.interpret(b12="500 pmol/L", profile=own).finding_codes
