@@ -19,7 +19,7 @@ for key, m in result.markers.items():
 for finding in result.findings:
     print(f"{finding.code}: {finding.message}")
 print("next:", [step.code for step in result.next_steps])
-print(result.profile_id, result.profile_version, result.library_version)
+print(result.profile_id, result.profile_version, result.rules_version, result.library_version)
 
 # Units convert through molar masses; censored results are first-class.
 print(b12labs.convert(200, "pg/mL", "pmol/L", analyte="b12"))
