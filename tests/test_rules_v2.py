@@ -505,3 +505,71 @@ def test_final_status_governs_the_next_steps(panel):
     if "mma_check_unit" in result.finding_codes:
         assert result.status in (BL, DL)  # step 5: a flagged MMA is never reassuring
         assert "measure_mma" not in steps
+
+
+# --------------------------------------------------------------------- batch packing
+# A batch with every marker and context field has more possible rule states than the
+# direct lookup tables hold; its states are then renumbered by np.unique. Both ways must
+# give the same answers (and the same answers as decide()).
+
+
+@pytest.mark.parametrize("direct_slots", [0, 1 << 21])
+def test_batch_state_packing_with_every_field(monkeypatch, direct_slots):
+    import numpy as np
+
+    from b12labs import _vector
+    from b12labs._profile import compiled
+
+    monkeypatch.setattr(_vector, "_DIRECT_SLOTS", direct_slots)
+    rng = np.random.default_rng(9)
+    n = 3000
+    values = {
+        "b12": rng.choice([100.0, 200.0, 400.0, 900.0, np.nan], n),  # pmol/L
+        "holotc": rng.choice([20.0, 50.0, 100.0, np.nan], n),
+        "mma": rng.choice([0.2, 0.5, 1.2, 150.0, np.nan], n),  # umol/L
+        "hcy": rng.choice([10.0, 25.0, 120.0, np.nan], n),
+        "folate": rng.choice([5.0, 20.0, np.nan], n),
+    }
+    censors = {k: np.zeros(n, dtype=np.int8) for k in values}
+    symptoms = rng.integers(0, 3, n).astype(np.int8)
+    risks = rng.integers(0, 3, n).astype(np.int8)
+    valid = rng.random(n) > 0.05
+    data = _vector.BatchInput(
+        n=n,
+        values=values,
+        censors=censors,
+        valid=valid,
+        age=rng.choice([30.0, 70.0, np.nan], n),
+        sex_known=np.zeros(n, dtype=bool),
+        female=np.zeros(n, dtype=bool),
+        pregnant=rng.random(n) > 0.7,
+        egfr=rng.choice([45.0, 90.0, np.nan], n),
+        recent_treatment=rng.random(n) > 0.7,
+        nitrous_oxide=rng.random(n) > 0.7,
+        symptoms=symptoms,
+        risk_factors=risks,
+        autoimmune_gastritis=(risks == 2) & (rng.random(n) > 0.5),
+    )
+    result = _vector.evaluate(compiled("population-survey"), data)
+    assert (result.status[~valid] == -1).all()
+    texts = result.findings[0]
+    for row in np.flatnonzero(valid)[:400].tolist():
+        kwargs: dict[str, Any] = {
+            k: (float(v[row]), "umol/L" if k in ("mma", "hcy") else "nmol/L" if k == "folate"
+                else "pmol/L")
+            for k, v in values.items() if not np.isnan(v[row])
+        }  # fmt: skip
+        for key, arr in (("age", data.age), ("egfr", data.egfr)):
+            if not np.isnan(arr[row]):
+                kwargs[key] = float(arr[row])
+        kwargs["pregnant"] = bool(data.pregnant[row]) or None
+        kwargs["recent_b12_treatment"] = bool(data.recent_treatment[row])
+        kwargs["nitrous_oxide"] = bool(data.nitrous_oxide[row])
+        kwargs["symptoms"] = [None, [], ["tremor"]][symptoms[row]]
+        risk = [None, [], ["metformin"]][risks[row]]
+        if risks[row] == 2 and data.autoimmune_gastritis[row]:
+            risk = ["pernicious_anaemia"]
+        kwargs["risk_factors"] = risk
+        expected = b12labs.interpret(profile="population-survey", **kwargs)
+        assert _vector.STATUSES[result.status[row]] is expected.status, kwargs
+        assert texts[result.findings[1][row]] == ";".join(expected.finding_codes), kwargs
