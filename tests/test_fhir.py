@@ -8,14 +8,17 @@ panel (or from the spec), never from the FHIR output itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
 
 import pytest
 from fhir.resources.bundle import Bundle as BundleR5
+from fhir.resources.condition import Condition as ConditionR5
 from fhir.resources.observation import Observation as ObservationR5
 from fhir.resources.R4B.bundle import Bundle as BundleR4B
+from fhir.resources.R4B.condition import Condition as ConditionR4B
 from fhir.resources.R4B.observation import Observation as ObservationR4B
 from hypothesis import given
 from hypothesis import strategies as st
@@ -800,7 +803,9 @@ def test_overall_observation() -> None:
     concept = overall["valueCodeableConcept"]
     assert concept["coding"] == [{"system": STATUS_SYSTEM, "code": result.status.value}]
     assert result.status is b12labs.Status.DEFICIENCY_LIKELY
-    components = overall["component"]
+    # the findings and next steps, then the rules version (checked in its own test)
+    *components, version = overall["component"]
+    assert version["code"]["coding"][0]["code"] == "rules-version"
     codes = [c["code"]["coding"][0]["code"] for c in components]
     assert codes == [*result.finding_codes, *result.next_step_codes]
     systems = [c["code"]["coding"][0]["system"] for c in components]
@@ -1022,3 +1027,756 @@ def test_bug_written_resources_share_no_mutable_parts() -> None:
             ]
         }
     ]
+
+
+# ----------------------------------------------------------------------------- context read
+# Codes below are checked against public sources, listed in docs/sources.md ("FHIR codes read
+# by b12labs"); each table row names its source. Expected interpretations come from
+# b12labs.interpret on the equivalent keywords and from decision-spec sections 3 and 7.
+
+TODAY = dt.date(2024, 6, 1)  # "today" for every test below that gives it
+SNOMED = "http://snomed.info/sct"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+# HL7 IPS Observation-pregnancy-status-uv-ips: code fixed to LOINC 82810-3 "Pregnancy status".
+PREGNANCY_STATUS = "82810-3"
+
+
+def pregnancy_status(
+    id_: str, system: str, code: str, date: str | None = "2024-05-01", **extra: Any
+) -> dict[str, Any]:
+    """A "Pregnancy status" Observation (IPS shape) answered with one coding."""
+    resource = obs(id_, PREGNANCY_STATUS, date=date, **extra)
+    resource.pop("category")
+    resource["valueCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
+    return resource
+
+
+def condition(
+    id_: str,
+    system: str,
+    code: str,
+    *,
+    clinical: str | None = "active",
+    verification: str | None = None,
+    subject: str = "Patient/p1",
+    **extra: Any,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": id_,
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": {"reference": subject},
+    }
+    if clinical is not None:
+        resource["clinicalStatus"] = {"coding": [{"system": CLINICAL, "code": clinical}]}
+    if verification is not None:
+        resource["verificationStatus"] = {
+            "coding": [{"system": VERIFICATION, "code": verification}]
+        }
+    resource.update(extra)
+    return resource
+
+
+def low_b12(**extra: Any) -> dict[str, Any]:
+    """Total B12 150 ng/L: low under NICE (< 180 ng/L, decision-spec section 2)."""
+    return obs("b12", "2132-9", 150, "ng/L", date="2024-05-01", **extra)
+
+
+def read_at(*resources: dict[str, Any]) -> b12labs.fhir.FhirInput:
+    return read_fhir(searchset(*resources), today=TODAY)
+
+
+# Answers to LOINC 82810-3. Source: HL7 IPS value set pregnancy-status-uv-ips (STU1: LOINC
+# LA15173-0 Pregnant, LA26683-5 Not pregnant, LA4489-6 Unknown; STU2: SNOMED CT 77386006
+# Pregnant, 60001007 Not pregnant, 152231000119106 Pregnancy not yet confirmed, 146799005
+# Possible pregnancy); SNOMED CT 261665006 Unknown: WHO SMART immunizations value set
+# pregnancystatus-values.
+PREGNANCY_ANSWER_TABLE = [
+    (LOINC, "LA15173-0", True),
+    (LOINC, "LA26683-5", False),
+    (LOINC, "LA4489-6", None),
+    (SNOMED, "77386006", True),
+    (SNOMED, "60001007", False),
+    (SNOMED, "261665006", None),
+    (SNOMED, "152231000119106", None),
+    (SNOMED, "146799005", None),
+    (SNOMED, "12345678", None),  # not an answer b12labs reads: unknown, never a guess
+    (LOINC, "LA33-6", None),  # LOINC "Yes": not in the pregnancy status answer list
+]
+
+
+@pytest.mark.parametrize(("system", "code", "pregnant"), PREGNANCY_ANSWER_TABLE)
+def test_pregnancy_status_observation(system: str, code: str, pregnant: bool | None) -> None:
+    status = pregnancy_status("ps", system, code)
+    ObservationR4B.model_validate(status)
+    ObservationR5.model_validate(status)
+    read = read_at(patient(birth="1990-01-01"), low_b12(), status)
+    assert read.panel.pregnant is pregnant
+    result = b12labs.interpret(read.panel)
+    expected = b12labs.interpret(b12="150 ng/L", sex="female", age=34, pregnant=pregnant)
+    assert comparable(result) == comparable(expected)
+    if pregnant:
+        # decision-spec 7.1: pregnant, total B12 only and low -> borderline, measure holoTC
+        assert result.status is b12labs.Status.BORDERLINE
+        assert "measure_holotc" in result.next_step_codes
+        assert read.context["pregnant"] == "Observation/ps"
+    else:
+        # decision-spec 3.1: low first-line marker -> deficiency likely
+        assert result.status is b12labs.Status.DEFICIENCY_LIKELY
+    if pregnant is None:
+        assert any("Observation/ps" in n for n in read.notes)
+
+
+def test_pregnancy_status_with_agreeing_loinc_and_snomed_codings() -> None:
+    status = pregnancy_status("ps", LOINC, "LA15173-0")
+    status["valueCodeableConcept"]["coding"].append({"system": SNOMED, "code": "77386006"})
+    assert read_at(low_b12(), status).panel.pregnant is True
+
+
+def test_pregnancy_status_with_disagreeing_codings_is_unknown() -> None:
+    status = pregnancy_status("ps", LOINC, "LA15173-0")
+    status["valueCodeableConcept"]["coding"].append({"system": SNOMED, "code": "60001007"})
+    read = read_at(low_b12(), status)
+    assert read.panel.pregnant is None
+    assert any("Observation/ps" in n and "disagree" in n for n in read.notes)
+
+
+def test_pregnancy_status_without_a_value_leaves_pregnancy_unknown() -> None:
+    status = pregnancy_status("ps", LOINC, "LA15173-0")
+    del status["valueCodeableConcept"]
+    read = read_at(low_b12(), status)
+    assert read.panel.pregnant is None
+    assert any("Observation/ps" in n for n in read.notes)
+
+
+def test_most_recent_pregnancy_status_is_used() -> None:
+    older = pregnancy_status("old", SNOMED, "60001007", date="2024-01-10")
+    newer = pregnancy_status("new", SNOMED, "77386006", date="2024-04-20")
+    read = read_at(low_b12(), older, newer)
+    assert read.panel.pregnant is True
+    assert read.context["pregnant"] == "Observation/new"
+
+
+@pytest.mark.parametrize(
+    ("date", "used"),
+    [
+        ("2024-05-01", True),
+        ("2023-07-01", True),  # 43 weeks before the results: the same pregnancy may hold
+        ("2023-06-01", False),  # 48 weeks before: longer than any pregnancy (42 weeks)
+        ("2025-05-01", False),  # a year after the results (and after today: refused below)
+    ],
+)
+def test_a_pregnancy_status_far_from_the_results_is_not_used(date: str, used: bool) -> None:
+    status = pregnancy_status("ps", SNOMED, "77386006", date=date)
+    if date > TODAY.isoformat():
+        with pytest.raises(FhirError, match="Observation/ps"):
+            read_at(low_b12(), status)
+        return
+    read = read_at(low_b12(), status)
+    assert read.panel.pregnant is (True if used else None)
+    if not used:
+        assert any("Observation/ps not used" in n for n in read.notes)
+
+
+# Condition codes for pregnancy. Sources: SNOMED CT 77386006 (HL7 IPS value set
+# pregnancy-status-uv-ips; Condition example CoBHA PregnancyConditionExample); ICD-10 Z33
+# "Pregnant state, incidental" (WHO ICD-10 chapter XXI, as published in ICD-10-TM); ICD-10-CM
+# Z33 "Pregnant state", Z33.1 "Pregnant state, incidental", Z33.3 "Pregnant state,
+# gestational carrier" (ICD-10-CM tabular list, as published on icdlist.com and others).
+PREGNANCY_CONDITION_TABLE = [
+    (SNOMED, "77386006"),
+    (ICD10, "Z33"),
+    (ICD10_CM, "Z33"),
+    (ICD10_CM, "Z33.1"),
+    (ICD10_CM, "Z33.3"),
+]
+
+
+@pytest.mark.parametrize(("system", "code"), PREGNANCY_CONDITION_TABLE)
+def test_active_pregnancy_condition(system: str, code: str) -> None:
+    resource = condition("c1", system, code, verification="confirmed")
+    ConditionR4B.model_validate(resource)
+    ConditionR5.model_validate(resource)
+    read = read_at(patient(birth="1990-01-01"), low_b12(), resource)
+    assert read.panel.pregnant is True
+    assert read.context["pregnant"] == "Condition/c1"
+    result = b12labs.interpret(read.panel)
+    expected = b12labs.interpret(b12="150 ng/L", sex="female", age=34, pregnant=True)
+    assert comparable(result) == comparable(expected)
+    # decision-spec 7.1: pregnant, total B12 only and low -> borderline, measure holoTC
+    assert result.status is b12labs.Status.BORDERLINE
+    assert "measure_holotc" in result.next_step_codes
+
+
+@pytest.mark.parametrize("clinical", ["active", "recurrence", "relapse"])
+def test_active_and_its_children_count(clinical: str) -> None:
+    # condition-clinical: recurrence and relapse are children of active
+    resource = condition("c1", SNOMED, "77386006", clinical=clinical)
+    assert read_at(low_b12(), resource).panel.pregnant is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"clinical": "inactive"}, "clinicalStatus is inactive"),
+        ({"clinical": "resolved"}, "clinicalStatus is resolved"),
+        ({"clinical": "remission"}, "clinicalStatus is remission"),
+        ({"clinical": None}, "no clinicalStatus"),
+        ({"verification": "provisional"}, "verificationStatus is provisional"),
+        ({"verification": "unconfirmed"}, "verificationStatus is unconfirmed"),
+        ({"verification": "differential"}, "verificationStatus is differential"),
+        ({"verification": "refuted"}, "verificationStatus is refuted"),
+        ({"abatementDateTime": "2024-04-01"}, "abated"),
+        ({"onsetDateTime": "2024-05-20"}, "after the results"),
+        ({"onsetDateTime": "2023-05-01"}, "has ended"),  # 52 weeks before the results
+    ],
+)
+def test_pregnancy_condition_that_does_not_apply(changes: dict[str, Any], why: str) -> None:
+    resource = condition("c1", SNOMED, "77386006", **changes)
+    read = read_at(low_b12(), resource)
+    assert read.panel.pregnant is None
+    (note,) = [n for n in read.notes if "Condition/c1" in n]
+    assert why in note
+    assert b12labs.interpret(read.panel).status is b12labs.Status.DEFICIENCY_LIKELY
+
+
+def test_other_conditions_are_ignored_and_listed() -> None:
+    # SNOMED CT 44054006 is diabetes mellitus type 2: not read by b12labs
+    read = read_at(low_b12(), condition("dm", SNOMED, "44054006"))
+    assert read.panel.pregnant is None
+    assert any("Condition/dm" in i for i in read.ignored)
+
+
+def test_condition_and_status_disagree_gives_unknown() -> None:
+    read = read_at(
+        low_b12(),
+        condition("c1", SNOMED, "77386006"),
+        pregnancy_status("ps", SNOMED, "60001007"),
+    )
+    assert read.panel.pregnant is None
+    (note,) = [n for n in read.notes if "Condition/c1" in n]
+    assert "Observation/ps" in note
+
+
+def test_condition_and_status_agree() -> None:
+    read = read_at(
+        low_b12(),
+        condition("c1", SNOMED, "77386006"),
+        pregnancy_status("ps", LOINC, "LA15173-0"),
+    )
+    assert read.panel.pregnant is True
+    assert read.context["pregnant"] == "Condition/c1, Observation/ps"
+
+
+def test_pregnant_male_patient_is_refused() -> None:
+    with pytest.raises(FhirError) as info:
+        read_at(patient(gender="male"), low_b12(), condition("c1", SNOMED, "77386006"))
+    assert "Patient/p1" in str(info.value)
+    assert "Condition/c1" in str(info.value)
+
+
+# eGFR LOINC codes. Sources: 98980-6 (CKD-EPI 2021, creatinine and cystatin C): HL7
+# Switzerland CH LAB-Report profile; 98979-8 (CKD-EPI 2021) and 62238-1 (CKD-EPI): CH
+# LAB-Report and HL7 Lithuania lab IGs; 33914-3, 77147-7, 76633-7 (MDRD) and 69405-9: HL7 CPG
+# "eGFR Lab Results" value set (ckd-valueset-egfr); 50044-7 and 70969-1 (MDRD among females /
+# males), 48642-3 and 48643-1 (MDRD among non-blacks / blacks), 88294-4 and 88293-6 (CKD-EPI
+# among non-blacks / blacks): CH LAB-Report eGFR profiles; 50044-7 with UCUM
+# mL/min/{1.73_m2}: HL7 MCC eCare Plan IG example.
+EGFR_CODES = [
+    "98980-6",
+    "98979-8",
+    "62238-1",
+    "33914-3",
+    "77147-7",
+    "76633-7",
+    "69405-9",
+    "50044-7",
+    "70969-1",
+    "48642-3",
+    "48643-1",
+    "88294-4",
+    "88293-6",
+]
+
+
+@pytest.mark.parametrize("code", EGFR_CODES)
+@pytest.mark.parametrize("egfr", [45.0, 59.9, 60.0, 75.0])
+def test_each_egfr_code_gives_renal_impairment_below_60(code: str, egfr: float) -> None:
+    # MMA 0.5 umol/L is elevated (> 0.46); with B12 normal the renal status decides between
+    # borderline with mma_may_reflect_renal_impairment and borderline without it.
+    bundle = searchset(
+        obs("b", "14685-2", 500, "pmol/L", date="2024-05-01"),
+        obs("m", "13964-2", 0.5, "umol/L", date="2024-05-01"),
+        obs("e", code, egfr, "mL/min/{1.73_m2}", date="2024-05-01"),
+    )
+    read = read_fhir(bundle, today=TODAY)
+    assert read.panel.egfr == egfr
+    assert read.context["egfr"] == "Observation/e"
+    result = b12labs.interpret(read.panel)
+    expected = b12labs.interpret(b12="500 pmol/L", mma="0.5 umol/L", egfr=egfr)
+    assert comparable(result) == comparable(expected)
+    # renal impairment: eGFR below 60 mL/min/1.73 m2 (decision-spec section 2)
+    assert result.patient.renal_impairment is (egfr < 60)
+    assert ("mma_may_reflect_renal_impairment" in result.finding_codes) is (egfr < 60)
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "egfr"),
+    [
+        ("mL/min/{1.73_m2}", 45, 45.0),  # the UCUM code LOINC gives
+        ("mL/min/1.73m2", 45, 45.0),
+        ("mL/min/1.73 m2", 45, 45.0),
+        ("ml/min/1.73m2", 45, 45.0),
+        ("mL/min/{1.73m2}", 45, 45.0),
+        ("mL/min/1.73m²", 45, 45.0),
+        ("mL/min/1.73_m2", 45, 45.0),
+        ("mL/s/{1.73_m2}", 0.75, 45.0),  # 1 mL/s = 60 mL/min
+        ("mL/s/1.73m2", 1.5, 90.0),
+    ],
+)
+def test_egfr_unit_spellings(unit: str, value: float, egfr: float) -> None:
+    read = read_at(obs("e", "98979-8", value, unit, date="2024-05-01"))
+    assert read.panel.egfr == pytest.approx(egfr)
+
+
+@pytest.mark.parametrize("unit", ["mL/min", "mL/min/m2", "mg/dL", "%"])
+def test_egfr_unit_not_per_body_surface_is_an_error(unit: str) -> None:
+    with pytest.raises(UnitError, match=re.escape("Observation/e")) as info:
+        read_at(obs("e", "98979-8", 45, unit, date="2024-05-01"))
+    assert info.value.analyte == "egfr"
+
+
+def test_implausible_egfr_names_the_observation() -> None:
+    # 400 mL/min/1.73 m2 is outside the plausible range of analytes.toml (0 to 250)
+    with pytest.raises(b12labs.ImplausibleValueError, match=re.escape("Observation/e")):
+        read_at(obs("e", "98979-8", 400, "mL/min/{1.73_m2}", date="2024-05-01"))
+
+
+def test_egfr_comparator_uses_the_bound() -> None:
+    read = read_at(obs("e", "98979-8", 90, "mL/min/{1.73_m2}", comparator=">", date="2024-05-01"))
+    assert read.panel.egfr == 90
+    assert any("Observation/e" in n and ">90" in n for n in read.notes)
+
+
+def test_egfr_without_a_value_is_unknown() -> None:
+    """The CH LAB-Report race-specific profiles put the values in components only."""
+    read = read_at(obs("e", "70969-1", date="2024-05-01"), low_b12())
+    assert read.panel.egfr is None
+    assert any("Observation/e not used" in n for n in read.notes)
+
+
+@pytest.mark.parametrize("order", ["2021-first", "2021-last"])
+def test_same_date_egfr_prefers_ckd_epi_2021(order: str) -> None:
+    ckd_epi = obs("new-eq", "98979-8", 55, "mL/min/{1.73_m2}", date="2024-05-01")
+    mdrd = obs("old-eq", "33914-3", 62, "mL/min/{1.73_m2}", date="2024-05-01")
+    pair = [ckd_epi, mdrd] if order == "2021-first" else [mdrd, ckd_epi]
+    read = read_at(*pair)
+    assert read.panel.egfr == 55
+    (note,) = read.notes
+    assert "Observation/new-eq" in note
+    assert "Observation/old-eq" in note
+    assert "98979-8" in note
+
+
+def test_more_recent_egfr_wins_over_the_preferred_equation() -> None:
+    ckd_epi = obs("new-eq", "98979-8", 55, "mL/min/{1.73_m2}", date="2024-01-01")
+    mdrd = obs("old-eq", "33914-3", 62, "mL/min/{1.73_m2}", date="2024-05-01")
+    assert read_at(ckd_epi, mdrd).panel.egfr == 62
+
+
+@pytest.mark.parametrize(("black", "other"), [("48643-1", "48642-3"), ("88293-6", "88294-4")])
+def test_race_specific_pair_leaves_egfr_unknown(black: str, other: str) -> None:
+    read = read_at(
+        obs("eb", black, 62, "mL/min/{1.73_m2}", date="2024-05-01"),
+        obs("eo", other, 54, "mL/min/{1.73_m2}", date="2024-05-01"),
+    )
+    assert read.panel.egfr is None
+    (note,) = [n for n in read.notes if "eGFR not used" in n]
+    assert "Observation/eb" in note
+    assert "Observation/eo" in note
+    # a race-free estimate of the same date settles it
+    read = read_at(
+        obs("eb", black, 62, "mL/min/{1.73_m2}", date="2024-05-01"),
+        obs("eo", other, 54, "mL/min/{1.73_m2}", date="2024-05-01"),
+        obs("e21", "98979-8", 57, "mL/min/{1.73_m2}", date="2024-05-01"),
+    )
+    assert read.panel.egfr == 57
+
+
+def test_one_race_specific_estimate_is_used() -> None:
+    assert read_at(obs("eo", "48642-3", 54, "mL/min/{1.73_m2}")).panel.egfr == 54
+
+
+def test_given_egfr_wins_over_creatinine() -> None:
+    read = read_at(
+        patient(gender="female", birth="1954-06-02"),
+        obs("cr", "2160-0", 1.6, "mg/dL", date="2024-05-01"),
+        obs("e", "98979-8", 70, "mL/min/{1.73_m2}", date="2024-05-01"),
+    )
+    result = b12labs.interpret(read.panel)
+    assert result.patient.egfr == 70
+    assert result.patient.egfr_source == "given"
+
+
+# ----------------------------------------------------------------------------- subjects
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Patient/p1",
+        f"{BASE}/Patient/p1",  # absolute, the Patient's own fullUrl
+        f"{BASE}/Patient/p1/_history/3",  # a version of it
+        None,  # no subject: allowed
+    ],
+)
+def test_subject_that_is_the_patient(reference: str | None) -> None:
+    resource = low_b12()
+    if reference is None:
+        del resource["subject"]
+    else:
+        resource["subject"] = {"reference": reference}
+    read = read_at(patient(), resource)
+    assert read.used == {"b12": "Observation/b12"}
+
+
+def test_urn_uuid_subject_resolves_to_the_patient_entry() -> None:
+    urn = "urn:uuid:0b5a6f2e-3c1d-4a8b-9e7f-1a2b3c4d5e6f"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": urn, "resource": patient()},
+            {"fullUrl": "urn:uuid:1", "resource": {**low_b12(), "subject": {"reference": urn}}},
+        ],
+    }
+    assert read_fhir(bundle, today=TODAY).used == {"b12": "Observation/b12"}
+
+
+def test_identifier_subject_matches_the_patient_identifier() -> None:
+    person = {**patient(), "identifier": [{"system": "urn:oid:1.2.3", "value": "12345"}]}
+    resource = {
+        **low_b12(),
+        "subject": {"identifier": {"system": "urn:oid:1.2.3", "value": "12345"}},
+    }
+    assert read_at(person, resource).used == {"b12": "Observation/b12"}
+    resource["subject"]["identifier"]["value"] = "99999"
+    with pytest.raises(FhirError, match="99999"):
+        read_at(person, resource)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Patient/p2",
+        "https://other.example.org/fhir/Patient/p1",  # the same id on another server
+        "urn:uuid:7d1c2a3b-0000-4000-8000-000000000000",  # not the Patient's fullUrl
+        "Group/g1",
+    ],
+)
+def test_subject_that_is_not_the_patient_is_refused(reference: str) -> None:
+    resource = {**low_b12(), "subject": {"reference": reference}}
+    with pytest.raises(FhirError) as info:
+        read_at(patient(), obs("m", "13964-2", 0.3, "umol/L", date="2024-05-01"), resource)
+    message = str(info.value)
+    assert "Observation/b12" in message
+    assert reference in message  # the offending reference
+    assert "Patient/p1" in message  # and the Patient's
+    assert "Observation/m" not in message  # the Patient's own result is not blamed
+
+
+def test_non_b12_observation_of_another_patient_is_refused() -> None:
+    glucose = obs("glu", "2345-7", 92, "mg/dL", date="2024-05-01")
+    glucose["subject"] = {"reference": "Patient/p2"}
+    with pytest.raises(FhirError, match="Observation/glu"):
+        read_at(patient(), low_b12(), glucose)
+
+
+def test_condition_of_another_patient_is_refused() -> None:
+    with pytest.raises(FhirError, match="Condition/c1"):
+        read_at(patient(), low_b12(), condition("c1", SNOMED, "77386006", subject="Patient/p2"))
+
+
+def test_entered_in_error_result_of_another_patient_is_not_refused() -> None:
+    """Results entered in error are never used: often they were filed on the wrong patient."""
+    wrong = obs("x", "14685-2", 90, "pmol/L", status="entered-in-error", date="2024-05-01")
+    wrong["subject"] = {"reference": "Patient/p2"}
+    read = read_at(patient(), low_b12(), wrong)
+    assert read.used == {"b12": "Observation/b12"}
+
+
+def test_without_a_patient_two_subjects_are_refused() -> None:
+    first = low_b12()
+    second = obs("m", "13964-2", 0.3, "umol/L", date="2024-05-01")
+    second["subject"] = {"reference": "Patient/p2"}
+    with pytest.raises(FhirError) as info:
+        read_fhir([first, second], today=TODAY)
+    message = str(info.value)
+    assert "Patient/p1" in message
+    assert "Patient/p2" in message
+    assert "Observation/b12" in message
+    assert "Observation/m" in message
+
+
+def test_without_a_patient_one_subject_is_read() -> None:
+    second = obs("m", "13964-2", 0.3, "umol/L", date="2024-05-01")
+    no_subject = obs("y", "13965-9", 12, "umol/L", date="2024-05-01")
+    del no_subject["subject"]
+    read = read_fhir(searchset(low_b12(), second, no_subject), today=TODAY)
+    assert set(read.used) == {"b12", "mma", "hcy"}
+
+
+def test_without_a_patient_the_same_id_on_two_servers_is_refused() -> None:
+    first = {**low_b12(), "subject": {"reference": "https://a.example.org/Patient/p1"}}
+    second = obs("m", "13964-2", 0.3, "umol/L", date="2024-05-01")
+    second["subject"] = {"reference": "https://b.example.org/Patient/p1"}
+    with pytest.raises(FhirError, match="more than one subject"):
+        read_fhir([first, second], today=TODAY)
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused"),
+    [
+        ("effectiveDateTime", "2024-06-01", False),  # today
+        ("effectiveDateTime", "2024-06-02", False),  # a date-only value may be local (UTC+14)
+        ("effectiveDateTime", "2024-06-03", True),  # after tomorrow: no time zone is that far
+        ("effectiveDateTime", "2024-06-01T23:59:59Z", False),
+        ("effectiveDateTime", "2024-06-02T00:00:00Z", True),  # UTC date after today
+        ("effectiveDateTime", "2024-06-02T09:00:00+14:00", False),  # 2024-06-01T19:00Z
+        ("effectiveDateTime", "2024-06-02T09:00:00-05:00", True),  # 2024-06-02T14:00Z
+        ("effectiveDateTime", "2024-07", True),  # a month that has not begun
+        ("effectiveDateTime", "2024-06", False),
+        ("effectiveDateTime", "2025", True),
+        ("effectiveInstant", "2024-06-05T08:00:00Z", True),
+        ("issued", "2024-06-05T08:00:00Z", True),
+        ("effectivePeriod", {"start": "2024-05-01", "end": "2024-06-10"}, True),
+    ],
+)
+def test_results_from_the_future_are_refused(field: str, value: Any, refused: bool) -> None:
+    resource = low_b12()
+    del resource["effectiveDateTime"]
+    resource[field] = value
+    if refused:
+        with pytest.raises(FhirError) as info:
+            read_at(patient(), resource)
+        assert "Observation/b12" in str(info.value)
+        assert "2024-06-01" in str(info.value)  # today, as compared
+    else:
+        assert read_at(patient(), resource).used == {"b12": "Observation/b12"}
+
+
+def test_today_defaults_to_the_clock() -> None:
+    with pytest.raises(FhirError, match="after today"):
+        read_fhir(obs("b", "14685-2", 140, "pmol/L", date="2999-01-01"))
+    assert read_fhir(obs("b", "14685-2", 140, "pmol/L", date="2001-01-01")).used
+
+
+def test_today_may_be_a_datetime() -> None:
+    now = dt.datetime(2024, 6, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    # 23:30 at UTC-5 is 04:30 UTC the next day: today is 2024-06-02 in UTC
+    resource = obs("b", "14685-2", 140, "pmol/L", date="2024-06-02T10:00:00Z")
+    assert read_fhir(resource, today=now).used == {"b12": "Observation/b"}
+
+
+def test_context_from_the_future_is_refused() -> None:
+    egfr = obs("e", "98979-8", 70, "mL/min/{1.73_m2}", date="2024-09-01")
+    with pytest.raises(FhirError, match="Observation/e"):
+        read_at(low_b12(), egfr)
+
+
+def test_excluded_and_ignored_observations_are_not_date_checked() -> None:
+    error = obs("x", "14685-2", 90, "pmol/L", status="entered-in-error", date="2030-01-01")
+    glucose = obs("glu", "2345-7", 92, "mg/dL", date="2030-01-01")
+    assert read_at(low_b12(), error, glucose).used == {"b12": "Observation/b12"}
+
+
+@pytest.mark.parametrize(
+    ("birth", "effective", "refused"),
+    [
+        ("1990-01-01", "1989-12-31", True),
+        ("1990-01-01", "1990-01-01", False),  # tested on the day of birth (a newborn)
+        ("1990-01-01", "1989-12-31T23:00:00-05:00", True),  # the local date counts
+        ("1990", "1989-12-31", True),  # a birth year: before its first day
+        ("1990", "1990-01-01", False),
+        ("1990-06-15", "1990-06", False),  # a month that may include days after the birth
+        ("1990-06-15", "1990-05", True),
+    ],
+)
+def test_results_before_birth_are_refused(birth: str, effective: str, refused: bool) -> None:
+    bundle = searchset(patient(birth=birth), obs("b", "14685-2", 140, "pmol/L", date=effective))
+    if refused:
+        with pytest.raises(FhirError) as info:
+            read_fhir(bundle, today=TODAY)
+        message = str(info.value)
+        assert "Observation/b" in message
+        assert "Patient/p1" in message
+        assert "birthDate" in message
+    else:
+        read = read_fhir(bundle, today=TODAY)
+        assert read.used == {"b12": "Observation/b"}
+
+
+def test_birth_date_in_the_future_is_refused() -> None:
+    with pytest.raises(FhirError, match="Patient/p1"):
+        read_at(patient(birth="2025-01-01"), low_b12())
+
+
+# ----------------------------------------------------------------------------- writing context
+
+
+def test_rules_version_in_the_overall_observation() -> None:
+    result = full_result()
+    assert result.rules_version == 2  # decision-spec section 7
+    overall = overall_of(to_fhir(result))
+    (note,) = overall["note"]
+    assert "rules version 2" in note["text"]
+    assert result.library_version in note["text"]
+    assert result.profile_version in note["text"]
+    versions = [
+        c for c in overall["component"] if (OBSERVATION_CODE_SYSTEM, "rules-version") in codes_of(c)
+    ]
+    assert [c["valueInteger"] for c in versions] == [2]
+    # last, after the findings and next steps, for every status
+    for panel in ({}, {"b12": "600 pmol/L"}, {"b12": "100 pmol/L"}):
+        *_, last = overall_of(to_fhir(b12labs.interpret(panel)))["component"]
+        assert codes_of(last) == {(OBSERVATION_CODE_SYSTEM, "rules-version")}
+        assert last["valueInteger"] == 2
+
+
+CONTEXT_CASES = {
+    # nitrous oxide with homocysteine raised: deficiency likely (decision-spec 7.2 step 2a)
+    "nitrous-oxide": {"b12": "400 pmol/L", "hcy": "40 umol/L", "nitrous_oxide": True},
+    # results on treatment cannot exclude deficiency (7.2 step 3)
+    "recent-treatment": {"b12": "400 pmol/L", "recent_b12_treatment": True},
+    # antibody interference (7.2 step 4)
+    "antibodies": {
+        "b12": "400 pmol/L",
+        "symptoms": ["paraesthesia"],
+        "risk_factors": ["autoimmune_gastritis"],
+    },
+    # nitrous oxide given as a risk factor (7.0)
+    "nitrous-risk": {"b12": "400 pmol/L", "risk_factors": ["nitrous_oxide"]},
+    "none-reported": {"b12": "400 pmol/L", "symptoms": [], "risk_factors": []},
+    "pregnant": {"b12": "150 ng/L", "pregnant": True, "sex": "female"},
+    "everything-false": {
+        "b12": "400 pmol/L",
+        "pregnant": False,
+        "recent_b12_treatment": False,
+        "nitrous_oxide": False,
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(CONTEXT_CASES))
+def test_context_round_trip_keeps_the_status(case: str) -> None:
+    result = b12labs.interpret(**CONTEXT_CASES[case])
+    bundle = to_fhir(result)
+    validate(bundle)
+    read = read_fhir(bundle)
+    for name in ("pregnant", "recent_b12_treatment", "nitrous_oxide", "symptoms", "risk_factors"):
+        assert getattr(read.panel, name) == getattr(result.patient, name), name
+    again = b12labs.interpret(read.panel)
+    assert comparable(again, keep_original=False) == comparable(result, keep_original=False)
+
+
+def test_context_observations_written() -> None:
+    result = b12labs.interpret(
+        b12="400 pmol/L",
+        recent_b12_treatment=True,
+        nitrous_oxide=False,
+        symptoms=["tremor", "fatigue"],
+        risk_factors=[],
+    )
+    bundle = to_fhir(result)
+    assert [r["valueBoolean"] for r in own(bundle, "recent_b12_treatment")] == [True]
+    assert [r["valueBoolean"] for r in own(bundle, "nitrous_oxide")] == [False]
+    (symptoms,) = own(bundle, "symptoms")
+    assert symptoms["valueBoolean"] is True
+    assert [c["code"]["coding"][0] for c in symptoms["component"]] == [
+        {"system": b12labs.fhir.SYMPTOM_SYSTEM, "code": "tremor"},
+        {"system": b12labs.fhir.SYMPTOM_SYSTEM, "code": "fatigue"},
+    ]
+    (risks,) = own(bundle, "risk_factors")
+    assert risks["valueBoolean"] is False
+    assert "component" not in risks
+    # unknown context is not written
+    assert own(to_fhir(b12labs.interpret(b12="400 pmol/L")), "nitrous_oxide") == []
+
+
+def test_own_context_observation_without_a_value_is_unknown() -> None:
+    bundle = to_fhir(b12labs.interpret(b12="400 pmol/L", nitrous_oxide=True))
+    (flag,) = own(bundle, "nitrous_oxide")
+    del flag["valueBoolean"]
+    read = read_fhir(bundle)
+    assert read.panel.nitrous_oxide is None
+    assert any("nitrous_oxide unknown" in n for n in read.notes)
+
+
+def test_unknown_own_symptom_code_is_refused() -> None:
+    bundle = to_fhir(b12labs.interpret(b12="400 pmol/L", symptoms=["tremor"]))
+    (symptoms,) = own(bundle, "symptoms")
+    symptoms["component"][0]["code"]["coding"][0]["code"] = "hiccups"
+    with pytest.raises(FhirError, match="hiccups"):
+        read_fhir(bundle)
+
+
+@st.composite
+def context_panels(draw: st.DrawFn) -> b12labs.Panel:
+    """panels() with the rules-v2 context: treatment, nitrous oxide, symptoms, risk factors."""
+    panel = draw(panels())
+    base = {name: getattr(panel, name) for name in type(panel).model_fields}
+    flags = st.sampled_from([None, True, False])
+    base["recent_b12_treatment"] = draw(flags)
+    base["nitrous_oxide"] = draw(flags)
+    base["symptoms"] = draw(
+        st.none() | st.lists(st.sampled_from(list(b12labs.Symptom)), unique=True)
+    )
+    base["risk_factors"] = draw(
+        st.none() | st.lists(st.sampled_from(list(b12labs.RiskFactor)), unique=True)
+    )
+    return b12labs.Panel(**base)
+
+
+@given(panel=context_panels())
+def test_round_trip_with_context(panel: b12labs.Panel) -> None:
+    result = b12labs.interpret(panel)
+    bundle = to_fhir(result)
+    read = read_fhir(bundle)
+    for name in ("pregnant", "recent_b12_treatment", "nitrous_oxide", "symptoms", "risk_factors"):
+        assert getattr(read.panel, name) == getattr(panel, name), name
+    again = b12labs.interpret(read.panel)
+    assert again.status is result.status
+    assert again.finding_codes == result.finding_codes
+    assert again.next_step_codes == result.next_step_codes
+
+
+@pytest.mark.parametrize(("comparator", "impaired"), [("<", True), (">", False), (None, False)])
+def test_censored_egfr_at_the_renal_limit(comparator, impaired):
+    # KDIGO: impairment below 60 mL/min/1.73 m2 (profile renal.impaired). "<60" proves a
+    # value below 60; ">60" and "60" do not.
+    quantity: dict[str, Any] = {
+        "value": 60, "unit": "mL/min/{1.73_m2}", "system": "http://unitsofmeasure.org",
+        "code": "mL/min/{1.73_m2}",
+    }  # fmt: skip
+    if comparator:
+        quantity["comparator"] = comparator
+    egfr = {
+        "resourceType": "Observation", "id": "egfr1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "98979-8"}]},
+        "valueQuantity": quantity,
+    }  # fmt: skip
+    b12 = {
+        "resourceType": "Observation", "id": "b12", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "14685-2"}]},
+        "valueQuantity": {"value": 300, "unit": "pmol/L", "system": "http://unitsofmeasure.org",
+                          "code": "pmol/L"},
+    }  # fmt: skip
+    panel = b12labs.fhir.panel_from_fhir([b12, egfr])
+    result = b12labs.interpret(panel)
+    assert result.patient.renal_impairment is impaired

@@ -12,6 +12,11 @@ Reading (:func:`read_fhir` gives the details, :func:`panel_from_fhir` the Panel)
   14685-2 total B12, 72160-5 holoTC, 13964-2 MMA, 13965-9 homocysteine, 2284-8 and 14732-2
   folate, 2160-0 creatinine) and age by LOINC 30525-0; other Observations are ignored and
   listed;
+* context is read where a standard code says so: eGFR by the LOINC codes of
+  :data:`EGFR_LOINC`, pregnancy by a "Pregnancy status" Observation (LOINC 82810-3, answers in
+  :data:`PREGNANCY_ANSWERS`) or an active Condition coded as pregnancy
+  (:data:`PREGNANCY_CONDITIONS`), and everything :func:`to_fhir` writes under b12labs' own
+  codes; the codes and their sources are listed in docs/sources.md;
 * the value is ``valueQuantity.value`` with its UCUM ``code`` (``unit`` text when no code is
   given); ``comparator`` ``<``, ``<=``, ``>``, ``>=`` makes a censored result;
 * an Observation with status ``entered-in-error`` or ``cancelled`` is never used; an analyte
@@ -19,16 +24,19 @@ Reading (:func:`read_fhir` gives the details, :func:`panel_from_fhir` the Panel)
   ``effectiveInstant`` or ``issued``) and says so;
 * a Patient gives sex (``gender``) and, with the date of the results, age at testing
   (completed years from ``birthDate``);
+* refused with :class:`~b12labs.FhirError`: resources of more than one patient (a ``subject``
+  that is not the Bundle's Patient, or two different subjects), a result dated after today or
+  before the Patient's birth;
 * a missing value, an unknown unit or a unit from a system other than UCUM is an error that
   names the Observation.
 
 Writing (:func:`to_fhir`): a Bundle of type ``collection`` with one Observation per marker
 (``interpretation`` from the result, ``referenceRange`` from the profile), an Observation for
-cB12 when it was computed, an Observation for age, and an overall Observation whose
-``valueCodeableConcept`` is the status from the code system :data:`STATUS_SYSTEM`, whose
-components carry the findings (:data:`FINDING_SYSTEM`) and next steps
-(:data:`NEXT_STEP_SYSTEM`), and whose ``derivedFrom`` lists the marker Observations written
-and the input Observations they came from.
+cB12 when it was computed, Observations for the context the rules used, and an overall
+Observation whose ``valueCodeableConcept`` is the status from the code system
+:data:`STATUS_SYSTEM`, whose components carry the findings (:data:`FINDING_SYSTEM`), next
+steps (:data:`NEXT_STEP_SYSTEM`) and the rules version, and whose ``derivedFrom`` lists the
+marker Observations written and the input Observations they came from.
 """
 
 from __future__ import annotations
@@ -36,22 +44,40 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._analytes import MARKERS, analyte_info
 from ._exceptions import B12LabsError, FhirError, InvalidValueError, UnitError
-from ._models import Interpretation, Measurement, Panel, coerce_measurement
+from ._models import (
+    Interpretation,
+    Measurement,
+    Panel,
+    RiskFactor,
+    Symptom,
+    coerce_measurement,
+)
+from ._profile import TIE_TOLERANCE
 
 __all__ = [
     "AGE_LOINC",
+    "EGFR_LOINC",
     "FINDING_SYSTEM",
+    "ICD10",
+    "ICD10_CM",
     "LOINC",
     "NEXT_STEP_SYSTEM",
     "OBSERVATION_CODE_SYSTEM",
+    "PREGNANCY_ANSWERS",
+    "PREGNANCY_CONDITIONS",
+    "PREGNANCY_STATUS_LOINC",
+    "RISK_FACTOR_SYSTEM",
+    "SNOMED",
     "STATUS_SYSTEM",
+    "SYMPTOM_SYSTEM",
     "UCUM",
     "FhirInput",
     "panel_from_fhir",
@@ -61,18 +87,82 @@ __all__ = [
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+#: ICD-10 (WHO) and ICD-10-CM, as FHIR names them.
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 #: Code systems defined by b12labs (canonical URIs; documented in docs/fhir.md and
 #: docs/codes.md). They are b12labs' own, not registered with HL7.
 STATUS_SYSTEM = "https://b12labs.org/fhir/CodeSystem/status"
 FINDING_SYSTEM = "https://b12labs.org/fhir/CodeSystem/finding"
 NEXT_STEP_SYSTEM = "https://b12labs.org/fhir/CodeSystem/next-step"
 OBSERVATION_CODE_SYSTEM = "https://b12labs.org/fhir/CodeSystem/observation"
+SYMPTOM_SYSTEM = "https://b12labs.org/fhir/CodeSystem/symptom"
+RISK_FACTOR_SYSTEM = "https://b12labs.org/fhir/CodeSystem/risk-factor"
 #: LOINC "Age" (the patient's age at the time of the results).
 AGE_LOINC = "30525-0"
+#: LOINC "Pregnancy status" (the code of the IPS pregnancy status profile).
+PREGNANCY_STATUS_LOINC = "82810-3"
+#: Answers to "Pregnancy status": True pregnant, False not pregnant, None unknown. Every code
+#: and its source is in docs/sources.md ("FHIR codes read by b12labs").
+PREGNANCY_ANSWERS: Mapping[tuple[str, str], bool | None] = {
+    (LOINC, "LA15173-0"): True,  # Pregnant
+    (LOINC, "LA26683-5"): False,  # Not pregnant
+    (LOINC, "LA4489-6"): None,  # Unknown
+    (SNOMED, "77386006"): True,  # Pregnant
+    (SNOMED, "60001007"): False,  # Not pregnant
+    (SNOMED, "261665006"): None,  # Unknown
+    (SNOMED, "152231000119106"): None,  # Pregnancy not yet confirmed
+    (SNOMED, "146799005"): None,  # Possible pregnancy
+}
+#: Condition codes that mean "pregnant" when the Condition is active (docs/sources.md).
+PREGNANCY_CONDITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (SNOMED, "77386006"),  # Pregnant
+        (ICD10, "Z33"),  # Pregnant state, incidental (WHO ICD-10)
+        (ICD10_CM, "Z33"),  # Pregnant state
+        (ICD10_CM, "Z33.1"),  # Pregnant state, incidental
+        (ICD10_CM, "Z33.3"),  # Pregnant state, gestational carrier
+    }
+)
+#: LOINC codes of eGFR per 1.73 m2 that are read, most preferred first: on the same date the
+#: earlier one in this order is used. Sources in docs/sources.md.
+EGFR_LOINC: Mapping[str, str] = {
+    "98980-6": "CKD-EPI 2021, creatinine and cystatin C",
+    "98979-8": "CKD-EPI 2021, creatinine",
+    "62238-1": "CKD-EPI, creatinine",
+    "77147-7": "MDRD",
+    "33914-3": "MDRD",
+    "76633-7": "MDRD, blood",
+    "69405-9": "method not stated",
+    "50044-7": "MDRD, among females",
+    "70969-1": "MDRD, among males",
+    "48642-3": "MDRD, among non-blacks",
+    "48643-1": "MDRD, among blacks",
+    "88294-4": "CKD-EPI, among non-blacks",
+    "88293-6": "CKD-EPI, among blacks",
+}
+# Race-specific estimates: b12labs does not choose between them (see _race_ambiguity).
+_RACE_SPECIFIC = frozenset({"48642-3", "48643-1", "88294-4", "88293-6"})
+# How far a pregnancy record may be from the results and still describe them: b12labs' own
+# reading choice, above the 42 completed weeks (294 days) from which a pregnancy is post-term
+# (ACOG; Eurostat glossary), so a record this far away describes another time.
+_PREGNANCY_SPAN = dt.timedelta(weeks=44)
 _NOT_USED = frozenset({"entered-in-error", "cancelled"})
 _COMPARATORS = frozenset({"<", "<=", ">", ">="})
+# condition-clinical: "active" and its two children; condition-ver-status: only confirmed (or
+# none given) counts, since pregnancy softens the reading of a low total B12.
+_ACTIVE = frozenset({"active", "recurrence", "relapse"})
+_BOOLEAN_CONTEXT = ("pregnant", "recent_b12_treatment", "nitrous_oxide")
+_LIST_CONTEXT: Mapping[str, tuple[str, type[Symptom] | type[RiskFactor]]] = {
+    "symptoms": (SYMPTOM_SYSTEM, Symptom),
+    "risk_factors": (RISK_FACTOR_SYSTEM, RiskFactor),
+}
+_OWN_CONTEXT = ("egfr", *_BOOLEAN_CONTEXT, *_LIST_CONTEXT)
 _ID_NAMESPACE = uuid.UUID("6f1d9c1e-2a7e-4d59-9d0b-b12b12b12b12")
 # The LOINC code written for each marker: the code of its canonical (molar) unit.
 _WRITE_LOINC = {
@@ -82,6 +172,13 @@ _WRITE_LOINC = {
     "hcy": "13965-9",
     "folate": "14732-2",
 }
+# A literal reference, relative or absolute, optionally with a version: [base]Type/id.
+_LITERAL = re.compile(
+    r"^(?P<base>(?:https?://\S+?/)?)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+# eGFR units per 1.73 m2 of body surface, after spaces are removed and case folded.
+_EGFR_UNIT = re.compile(r"^ml/(?P<per>min|s)/\{?1\.73_?m2\}?$")
 
 
 @functools.cache
@@ -99,55 +196,95 @@ class FhirInput:
 
     panel: Panel
     used: dict[str, str] = field(default_factory=dict)  # analyte -> "Observation/id"
-    ignored: list[str] = field(default_factory=list)  # Observations that are not B12 markers
-    notes: list[str] = field(default_factory=list)  # duplicates, excluded statuses, age
+    # Observations and Conditions that give nothing b12labs reads
+    ignored: list[str] = field(default_factory=list)
+    # duplicates, excluded statuses, age, context not used and why
+    notes: list[str] = field(default_factory=list)
+    # context field -> the resources it was read from ("Patient/p1", "Condition/c1, ...")
+    context: dict[str, str] = field(default_factory=dict)
 
 
-def panel_from_fhir(data: Any) -> Panel:
-    """The :class:`~b12labs.Panel` of a FHIR Observation, list of Observations or Bundle
-    (a dict or JSON text). See :func:`read_fhir` for what is ignored and why."""
-    return read_fhir(data).panel
+@dataclass(frozen=True)
+class _Entry:
+    resource: dict[str, Any]
+    full_url: str | None
 
 
-def read_fhir(data: Any) -> FhirInput:
-    """Read B12-status results (and the Patient) from FHIR resources.
+@dataclass(frozen=True)
+class _Stamp:
+    """A FHIR date, dateTime or instant as calendar dates."""
+
+    text: str
+    first: dt.date  # earliest local date it can mean (a year or month is a range)
+    last: dt.date  # latest local date it can mean
+    utc: dt.date | None  # the date in UTC, for a date-time with a time zone
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """Who a resource's ``subject`` names."""
+
+    shown: str  # as written, for messages
+    key: tuple[str, ...]  # identity, to compare subjects when there is no Patient
+    type: str | None = None
+    id: str | None = None
+    base: str | None = None  # server base of an absolute (or resolved relative) reference
+    identifier: tuple[str, str] | None = None
+
+
+def panel_from_fhir(data: Any, *, today: dt.date | None = None) -> Panel:
+    """The :class:`~b12labs.Panel` of a FHIR Observation, list of resources or Bundle
+    (a dict or JSON text). See :func:`read_fhir` for what is read, refused and ignored."""
+    return read_fhir(data, today=today).panel
+
+
+def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
+    """Read B12-status results, their context and the Patient from FHIR resources.
+
+    ``today`` (default: today's date in UTC) is the date results may not come after; give it
+    to make reading reproducible.
 
     Raises:
-        FhirError: not FHIR JSON, or more than one Patient.
+        FhirError: not FHIR JSON; more than one Patient; resources of another patient; a
+            result dated after today or before the Patient's birthDate.
         InvalidValueError, UnitError: an Observation without a usable value or unit (the
             message names the Observation).
     """
-    resources = list(_resources(_load(data)))
-    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    today = _today(today)
+    entries = list(_entries(_load(data)))
+    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
     if len(patients) > 1:
         raise FhirError("the resources hold more than one Patient; give one patient's results")
-    observations = [r for r in resources if r.get("resourceType") == "Observation"]
-    analytes = _codes_to_analyte()
-    chosen: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
+    patient = patients[0] if patients else None
+    _check_subjects(entries, patient)
+
     result = FhirInput(panel=Panel())
+    observations = [e.resource for e in entries if e.resource.get("resourceType") == "Observation"]
+    chosen: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
+    egfr_seen: list[tuple[dt.datetime | None, dict[str, Any]]] = []
+    checked: list[dict[str, Any]] = []  # the Observations whose dates must make sense
     for obs in observations:
         label = _label(obs)
-        status = obs.get("status")
-        codes = _loinc_codes(obs)
-        key = next((analytes[c] for c in codes if c in analytes), None)
-        if key is None and AGE_LOINC in codes:
-            key = "age"
-        if key is None:  # context written by to_fhir under b12labs' own codes
-            own = _own_code(obs)
-            key = own if own in ("egfr", "pregnant") else None
+        key = _key(obs)
         if key is None:
             result.ignored.append(f"{label} ({_display(obs)})")
             continue
+        status = obs.get("status")
         if status in _NOT_USED:
             result.notes.append(f"{label} not used: its status is {status}")
             continue
+        checked.append(obs)
+        if key in _OWN_CONTEXT and not _has_value(obs, key):
+            # Context is optional: a context Observation without a value leaves it unknown.
+            result.notes.append(f"{label} not used: it has no value ({key} unknown)")
+            continue
         when = _effective(obs)
+        if key == "egfr":
+            egfr_seen.append((when, obs))
         if key in chosen:
             earlier_when, earlier = chosen[key]
-            newer = when is not None and (earlier_when is None or when > earlier_when)
+            newer, why = _prefer(key, obs, when, earlier, earlier_when)
             kept, dropped = (obs, earlier) if newer else (earlier, obs)
-            older = when is not None and earlier_when is not None and when < earlier_when
-            why = "the more recent" if newer or older else "listed first (same or unknown date)"
             result.notes.append(
                 f"{key} given twice: used {_label(kept)}, {why}; ignored {_label(dropped)}"
             )
@@ -155,43 +292,493 @@ def read_fhir(data: Any) -> FhirInput:
                 continue
         chosen[key] = (when, obs)
 
+    birth = _stamp(patient.resource.get("birthDate")) if patient else None
+    _check_dates(checked, patient.resource if patient else None, birth, today)
+    if "egfr" in chosen and _race_ambiguity(chosen["egfr"], egfr_seen, result.notes):
+        del chosen["egfr"]
+    # The date of the results: the latest result read (a pregnancy record is not a result).
+    dates = [d for k, (d, _) in chosen.items() if d is not None and k != "pregnant"]
+    latest = max(dates) if dates else None
+    if "pregnant" in chosen and _stale(chosen["pregnant"], latest, result.notes):
+        del chosen["pregnant"]
+
     fields: dict[str, Any] = {}
     for key, (_, obs) in chosen.items():
+        label = _label(obs)
         if key in ("age", "egfr"):
-            value, comparator = _age_value(obs) if key == "age" else _quantity(obs, "egfr")[::2]
+            value, comparator = _age_value(obs) if key == "age" else _egfr_value(obs)
             if comparator:  # e.g. age ">89" (top-coded) or eGFR ">60": the bound is used
-                result.notes.append(f"{_label(obs)}: {key} {comparator}{value} read as {value}")
+                bound = value
+                if key == "egfr" and comparator == "<":
+                    # "<60" proves a value below 60: read just below the bound (further than
+                    # the profiles' tie tolerance), so that "<60" is renal impairment under a
+                    # limit of 60, as the laboratory means
+                    value = value * (1 - 1000 * TIE_TOLERANCE)
+                result.notes.append(
+                    f"{label}: {key} {comparator}{bound:g} read as "
+                    + (f"just below {bound:g}" if value != bound else f"{bound:g}")
+                )
             fields[key] = value
-            continue
-        if key == "pregnant":
-            fields["pregnant"] = obs.get("valueBoolean")
-            continue
-        fields[key] = _measurement(obs, key)
-        result.used[key] = _label(obs)
-    if patients:
-        patient = patients[0]
-        gender = patient.get("gender")
-        if gender in ("female", "male"):
-            fields["sex"] = gender
-        birth = _date(patient.get("birthDate"))
-        dates = [d for d, o in chosen.values() if d is not None]
-        if "age" not in fields and birth is not None and dates:
-            tested = max(dates).date()
-            years = (
-                tested.year - birth.year - ((tested.month, tested.day) < (birth.month, birth.day))
-            )
-            if years < 0:
-                result.notes.append(
-                    f"{_label(patient)}: birthDate {birth.isoformat()} is after the results "
-                    f"({tested.isoformat()}); age not used"
-                )
-            else:
-                fields["age"] = float(years)
-                result.notes.append(
-                    f"age {years} at {tested.isoformat()} from the Patient's birthDate"
-                )
-    result.panel = Panel(**fields)
+            result.context[key] = label
+        elif key == "pregnant":
+            fields[key] = _pregnancy_value(obs, result.notes)
+        elif key in _BOOLEAN_CONTEXT:
+            fields[key] = obs["valueBoolean"]
+            result.context[key] = label
+        elif key in _LIST_CONTEXT:
+            fields[key] = _coded_list(obs, key, result.notes)
+            if fields[key] is not None:
+                result.context[key] = label
+        else:
+            fields[key] = _measurement(obs, key)
+            result.used[key] = label
+
+    tested = latest.date() if latest is not None else None
+    _read_pregnancy(entries, chosen.get("pregnant"), tested, fields, result)
+    if patient is not None:
+        _read_patient(patient.resource, birth, tested, fields, result)
+    result.panel = _panel(fields, result)
     return result
+
+
+def _today(today: dt.date | None) -> dt.date:
+    if today is None:
+        return dt.datetime.now(dt.UTC).date()
+    if isinstance(today, dt.datetime):  # a datetime is a date too; compare dates only
+        return today.astimezone(dt.UTC).date() if today.tzinfo else today.date()
+    return today
+
+
+def _key(obs: Mapping[str, Any]) -> str | None:
+    """The panel field an Observation gives, from its codes, or None."""
+    codes = _loinc_codes(obs)
+    analytes = _codes_to_analyte()
+    key = next((analytes[c] for c in codes if c in analytes), None)
+    if key is not None:
+        return key
+    if AGE_LOINC in codes:
+        return "age"
+    if any(c in EGFR_LOINC for c in codes):
+        return "egfr"
+    if PREGNANCY_STATUS_LOINC in codes:
+        return "pregnant"
+    own = _own_code(obs)  # context written by to_fhir under b12labs' own codes
+    return own if own in _OWN_CONTEXT else None
+
+
+def _has_value(obs: Mapping[str, Any], key: str) -> bool:
+    if key == "egfr":
+        quantity = obs.get("valueQuantity")
+        return isinstance(quantity, Mapping) and quantity.get("value") is not None
+    if key == "pregnant" and PREGNANCY_STATUS_LOINC in _loinc_codes(obs):
+        return isinstance(obs.get("valueCodeableConcept"), Mapping)
+    if key in _LIST_CONTEXT:
+        return isinstance(obs.get("valueBoolean"), bool) or bool(obs.get("component"))
+    return isinstance(obs.get("valueBoolean"), bool)
+
+
+def _prefer(
+    key: str,
+    obs: Mapping[str, Any],
+    when: dt.datetime | None,
+    earlier: Mapping[str, Any],
+    earlier_when: dt.datetime | None,
+) -> tuple[bool, str]:
+    """Whether ``obs`` replaces ``earlier`` (the same field given twice), and why."""
+    newer = when is not None and (earlier_when is None or when > earlier_when)
+    older = when is not None and earlier_when is not None and when < earlier_when
+    if newer or older:
+        return newer, "the more recent"
+    if key == "egfr" and when == earlier_when:  # same date: the preferred equation
+        rank, earlier_rank = _egfr_rank(obs), _egfr_rank(earlier)
+        if rank != earlier_rank:
+            best = obs if rank < earlier_rank else earlier
+            return rank < earlier_rank, f"same date, the preferred equation ({_egfr_name(best)})"
+    return False, "listed first (same or unknown date)"
+
+
+def _egfr_rank(obs: Mapping[str, Any]) -> int:
+    order = list(EGFR_LOINC)
+    ranks = [order.index(c) for c in _loinc_codes(obs) if c in EGFR_LOINC]
+    return min(ranks) if ranks else -1  # b12labs' own eGFR: what the rules used
+
+
+def _egfr_name(obs: Mapping[str, Any]) -> str:
+    codes = [c for c in _loinc_codes(obs) if c in EGFR_LOINC]
+    return f"LOINC {codes[0]}, {EGFR_LOINC[codes[0]]}" if codes else "b12labs egfr"
+
+
+def _race_ambiguity(
+    chosen: tuple[dt.datetime | None, dict[str, Any]],
+    seen: list[tuple[dt.datetime | None, dict[str, Any]]],
+    notes: list[str],
+) -> bool:
+    """True (and a note) when the eGFR to use is one of two race-specific estimates of the
+    same date: b12labs does not pick a patient's race, so eGFR is left unknown."""
+    when, obs = chosen
+    codes = set(_loinc_codes(obs)) & _RACE_SPECIFIC
+    if not codes:
+        return False
+    rivals = [
+        o
+        for w, o in seen
+        if o is not obs and w == when and (set(_loinc_codes(o)) & _RACE_SPECIFIC) - codes
+    ]
+    if not rivals:
+        return False
+    notes.append(
+        f"eGFR not used: {_label(obs)} and {', '.join(_label(o) for o in rivals)} are "
+        "race-specific estimates of the same date and b12labs does not choose by race; give "
+        "a CKD-EPI 2021 eGFR (LOINC 98979-8) or the creatinine"
+    )
+    return True
+
+
+def _stale(
+    status: tuple[dt.datetime | None, dict[str, Any]],
+    latest: dt.datetime | None,
+    notes: list[str],
+) -> bool:
+    """True (and a note) when a pregnancy status is too far from the results to apply."""
+    when, obs = status
+    if when is None or latest is None or abs(when - latest) <= _PREGNANCY_SPAN:
+        return False
+    notes.append(
+        f"{_label(obs)} not used: its pregnancy status ({when.date().isoformat()}) is more "
+        f"than {_PREGNANCY_SPAN.days // 7} weeks from the results ({latest.date().isoformat()})"
+    )
+    return True
+
+
+def _panel(fields: dict[str, Any], result: FhirInput) -> Panel:
+    """The Panel; an error in a value read from a resource names that resource."""
+    try:
+        return Panel(**fields)
+    except B12LabsError as error:
+        where = result.context.get(error.analyte or "") or result.used.get(error.analyte or "")
+        if where is None or error.message.startswith(where):
+            raise
+        raise type(error)(
+            f"{where}: {error.message}", analyte=error.analyte, value=error.value, unit=error.unit
+        ) from None
+
+
+def _read_patient(
+    patient: Mapping[str, Any],
+    birth: _Stamp | None,
+    tested: dt.date | None,
+    fields: dict[str, Any],
+    result: FhirInput,
+) -> None:
+    label = _label(patient)
+    gender = patient.get("gender")
+    if gender in ("female", "male"):
+        fields["sex"] = gender
+        result.context["sex"] = label
+    if fields.get("pregnant") and gender == "male":
+        raise FhirError(
+            f"{label} has gender 'male' but {result.context['pregnant']} says pregnant; "
+            "correct one of them"
+        )
+    full_birth = birth is not None and birth.first == birth.last
+    if "age" in fields or birth is None or not full_birth or tested is None:
+        return  # a year or year-month birthDate gives no age
+    born = birth.first
+    years = tested.year - born.year - ((tested.month, tested.day) < (born.month, born.day))
+    if years < 0:  # only with a year or year-month result date in the month of birth
+        result.notes.append(
+            f"{label}: birthDate is after the results ({tested.isoformat()}); age not used"
+        )
+        return
+    fields["age"] = float(years)
+    result.context["age"] = f"{label} birthDate"
+    result.notes.append(f"age {years} at {tested.isoformat()} from the Patient's birthDate")
+
+
+def _pregnancy_value(obs: Mapping[str, Any], notes: list[str]) -> bool | None:
+    """The answer of a pregnancy status Observation (LOINC 82810-3 or b12labs' own)."""
+    label = _label(obs)
+    if PREGNANCY_STATUS_LOINC not in _loinc_codes(obs):
+        return bool(obs["valueBoolean"])
+    concept = obs["valueCodeableConcept"]
+    known = {_pair(c) for c in concept.get("coding") or []} & set(PREGNANCY_ANSWERS)
+    answers = {PREGNANCY_ANSWERS[p] for p in known}
+    if len(answers) == 1:
+        (answer,) = answers
+        if answer is None:
+            notes.append(f"{label}: pregnancy status unknown")
+        return answer
+    why = "codings that disagree" if answers else "no answer code b12labs reads"
+    notes.append(f"{label}: pregnancy status not used ({why}); pregnancy unknown")
+    return None
+
+
+def _read_pregnancy(
+    entries: list[_Entry],
+    status: tuple[dt.datetime | None, dict[str, Any]] | None,
+    tested: dt.date | None,
+    fields: dict[str, Any],
+    result: FhirInput,
+) -> None:
+    """Combine the pregnancy status Observation with active pregnancy Conditions."""
+    conditions = []
+    for entry in entries:
+        cond = entry.resource
+        if cond.get("resourceType") != "Condition":
+            continue
+        label = _label(cond)
+        if not {_pair(c) for c in (cond.get("code") or {}).get("coding") or []} & (
+            PREGNANCY_CONDITIONS
+        ):
+            result.ignored.append(f"{label} ({_display(cond)})")
+            continue
+        why = _not_current(cond, tested)
+        if why:
+            result.notes.append(f"{label} (pregnancy) not used: {why}")
+            continue
+        conditions.append(label)
+    observed = fields.get("pregnant")
+    source = _label(status[1]) if status is not None else None
+    if conditions and observed is False:
+        # Two sources disagree: unknown (the standard rules) rather than a guess.
+        result.notes.append(
+            f"pregnancy unknown: {', '.join(conditions)} says pregnant, {source} says not pregnant"
+        )
+        fields["pregnant"] = None
+        return
+    if conditions:
+        fields["pregnant"] = True
+        result.context["pregnant"] = ", ".join(
+            [*conditions, *([source] if observed and source else [])]
+        )
+    elif observed is not None and source is not None:
+        result.context["pregnant"] = source
+
+
+def _not_current(cond: Mapping[str, Any], tested: dt.date | None) -> str | None:
+    """Why a pregnancy Condition does not say the patient was pregnant at the results."""
+    clinical = _status_code(cond.get("clinicalStatus"), CONDITION_CLINICAL)
+    if clinical not in _ACTIVE:
+        return f"its clinicalStatus is {clinical}" if clinical else "it has no clinicalStatus"
+    verification = _status_code(cond.get("verificationStatus"), CONDITION_VERIFICATION)
+    if cond.get("verificationStatus") is not None and verification != "confirmed":
+        return f"its verificationStatus is {verification or 'not coded'}"
+    if any(k.startswith("abatement") for k in cond):
+        return "it has abated"
+    onset = _stamp(cond.get("onsetDateTime") or (cond.get("onsetPeriod") or {}).get("start"))
+    if onset is not None and tested is not None and onset.first > tested:
+        return f"its onset {onset.text} is after the results ({tested.isoformat()})"
+    if onset is not None and tested is not None and onset.last < tested - _PREGNANCY_SPAN:
+        return (
+            f"its onset {onset.text} is more than {_PREGNANCY_SPAN.days // 7} weeks before the "
+            f"results ({tested.isoformat()}): that pregnancy has ended"
+        )
+    return None
+
+
+def _status_code(concept: Any, system: str) -> str | None:
+    if not isinstance(concept, Mapping):
+        return None
+    codings = concept.get("coding") or []
+    return next((c.get("code") for c in codings if c.get("system") in (system, None)), None)
+
+
+def _coded_list(obs: Mapping[str, Any], key: str, notes: list[str]) -> tuple[str, ...] | None:
+    """Symptoms or risk factors written by :func:`to_fhir`: one component each."""
+    system, kind = _LIST_CONTEXT[key]
+    codes = []
+    for component in obs.get("component") or []:
+        for coding in (component.get("code") or {}).get("coding") or []:
+            if coding.get("system") == system and component.get("valueBoolean") is True:
+                code = coding.get("code")
+                if code not in {str(m) for m in kind}:
+                    raise FhirError(f"{_label(obs)}: {key} code {code!r} is not a b12labs code")
+                codes.append(code)
+    if not codes and obs.get("valueBoolean") is True:
+        notes.append(f"{_label(obs)}: {key} present but not coded; {key} unknown")
+        return None
+    return tuple(codes)
+
+
+# ----------------------------------------------------------------------------- safety checks
+
+
+def _check_subjects(entries: list[_Entry], patient: _Entry | None) -> None:
+    """One panel is one patient: every Observation and Condition must be the Patient's."""
+    urls = {e.full_url: e.resource for e in entries if e.full_url}
+    named: list[tuple[str, _Subject]] = []
+    for entry in entries:
+        resource = entry.resource
+        kind = resource.get("resourceType")
+        if kind == "Observation" and resource.get("status") in _NOT_USED:
+            continue  # never used; often entered in error for the wrong patient
+        if kind == "Condition" and (
+            _status_code(resource.get("verificationStatus"), CONDITION_VERIFICATION)
+            == "entered-in-error"
+        ):
+            continue
+        if kind in ("Observation", "Condition"):
+            subject = _subject(resource, entry.full_url, urls)
+            if subject is not None:
+                named.append((_label(resource), subject))
+    if patient is not None:
+        wrong = [(label, s) for label, s in named if not _is_patient(s, patient)]
+        if wrong:
+            names = _patient_names(patient)
+            listed = "; ".join(f"{label} refers to {s.shown!r}" for label, s in wrong)
+            raise FhirError(
+                f"{listed}, not the Bundle's Patient ({names}); one panel is one patient's "
+                "results: give only this patient's resources"
+            )
+        return
+    groups: dict[tuple[str, ...], list[tuple[str, _Subject]]] = {}
+    for label, subject in named:
+        groups.setdefault(subject.key, []).append((label, subject))
+    split = [g for g in groups.values() if len({s.base for _, s in g if s.base}) > 1]
+    if len(groups) > 1 or split:
+        parts = [f"{label} -> {s.shown!r}" for group in groups.values() for label, s in group]
+        raise FhirError(
+            "the resources refer to more than one subject (" + "; ".join(parts) + "); one "
+            "panel is one patient's results: give only one patient's resources"
+        )
+
+
+def _subject(
+    resource: Mapping[str, Any], full_url: str | None, urls: Mapping[str, Mapping[str, Any]]
+) -> _Subject | None:
+    subject = resource.get("subject")
+    if not isinstance(subject, Mapping):
+        return None
+    reference = subject.get("reference")
+    if isinstance(reference, str) and reference:
+        target = urls.get(reference)  # an entry's fullUrl (urn:uuid: or absolute)
+        match = _LITERAL.match(reference)
+        if match is not None:
+            base = match["base"] or _base(full_url)
+            return _Subject(
+                reference, (match["type"], match["id"]), match["type"], match["id"], base
+            )
+        if target is not None:
+            kind, id_ = target.get("resourceType"), target.get("id")
+            return _Subject(reference, ("url", reference), kind, id_)
+        return _Subject(reference, ("url", reference))
+    identifier = subject.get("identifier")
+    if isinstance(identifier, Mapping) and identifier.get("value"):
+        pair = (str(identifier.get("system") or ""), str(identifier["value"]))
+        return _Subject(f"identifier {pair[0]}|{pair[1]}", ("identifier", *pair), identifier=pair)
+    return None  # a display only: nothing to compare
+
+
+def _base(full_url: str | None) -> str | None:
+    """The server base of an entry's RESTful fullUrl (relative references resolve to it)."""
+    match = _LITERAL.match(full_url or "")
+    return (match["base"] or None) if match else None
+
+
+def _is_patient(subject: _Subject, patient: _Entry) -> bool:
+    resource = patient.resource
+    if patient.full_url and subject.shown == patient.full_url:
+        return True
+    if subject.identifier is not None:
+        identifiers = resource.get("identifier") or []
+        return any(
+            (str(i.get("system") or ""), str(i.get("value"))) == subject.identifier
+            for i in identifiers
+            if isinstance(i, Mapping)
+        )
+    if subject.key[0] == "url":  # a urn:uuid: or URL that is not the Patient's fullUrl
+        return False
+    if subject.type != "Patient" or subject.id is None or subject.id != resource.get("id"):
+        return False
+    base = _base(patient.full_url)
+    return subject.base is None or base is None or subject.base == base
+
+
+def _patient_names(patient: _Entry) -> str:
+    names = [_label(patient.resource)]
+    if patient.full_url and patient.full_url not in names:
+        names.append(patient.full_url)
+    return ", ".join(names)
+
+
+def _check_dates(
+    checked: list[dict[str, Any]],
+    patient: Mapping[str, Any] | None,
+    birth: _Stamp | None,
+    today: dt.date,
+) -> None:
+    """Refuse results from the future and results from before the Patient was born.
+
+    Dates are compared as calendar dates. A date-time with a time zone is in the future when
+    its date in UTC is after ``today`` (UTC). A date without a time zone is the local date
+    where the sample was taken, which can be one day ahead of UTC (UTC+14): it is in the
+    future when it is after tomorrow. Year or year-month values count from their first day.
+    """
+    future: list[str] = []
+    before: list[str] = []
+    if patient is not None and birth is not None and birth.first > today + dt.timedelta(days=1):
+        future.append(f"{_label(patient)} birthDate {birth.text}")
+    for obs in checked:
+        for name, stamp in _stamps(obs):
+            if stamp.utc is not None:
+                ahead = stamp.utc > today
+            else:
+                ahead = stamp.first > today + dt.timedelta(days=1)
+            if ahead:
+                future.append(f"{_label(obs)} {name} {stamp.text}")
+            if birth is not None and stamp.last < birth.first:
+                before.append(f"{_label(obs)} {name} {stamp.text}")
+    if future:
+        raise FhirError(
+            f"dated after today ({today.isoformat()}, UTC): {'; '.join(future)}; results cannot "
+            "come from the future: check the dates and the sending system's clock"
+        )
+    if before and patient is not None and birth is not None:
+        raise FhirError(
+            f"dated before the Patient's birthDate {birth.text} ({_label(patient)}): "
+            f"{'; '.join(before)}; the results or the Patient are wrong (another person's "
+            "results?)"
+        )
+
+
+def _stamps(obs: Mapping[str, Any]) -> Iterator[tuple[str, _Stamp]]:
+    period = obs.get("effectivePeriod") or {}
+    for name, text in (
+        ("effectiveDateTime", obs.get("effectiveDateTime")),
+        ("effectivePeriod.start", period.get("start")),
+        ("effectivePeriod.end", period.get("end")),
+        ("effectiveInstant", obs.get("effectiveInstant")),
+        ("issued", obs.get("issued")),
+    ):
+        stamp = _stamp(text)
+        if stamp is not None:
+            yield name, stamp
+
+
+def _stamp(text: Any) -> _Stamp | None:
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    partial = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", text)
+    try:
+        if partial is not None:
+            year, month, day = (int(p) if p else None for p in partial.groups())
+            assert year is not None
+            if day is not None and month is not None:
+                date = dt.date(year, month, day)
+                return _Stamp(text, date, date, None)
+            first = dt.date(year, month or 1, 1)
+            if month is None or month == 12:
+                return _Stamp(text, first, dt.date(year, 12, 31), None)
+            return _Stamp(text, first, dt.date(year, month + 1, 1) - dt.timedelta(days=1), None)
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    utc = when.astimezone(dt.UTC).date() if when.tzinfo else None
+    return _Stamp(text, when.date(), when.date(), utc)
+
+
+# ----------------------------------------------------------------------------- parsing
 
 
 def _load(data: Any) -> Any:
@@ -203,10 +790,10 @@ def _load(data: Any) -> Any:
     return data
 
 
-def _resources(data: Any) -> Iterable[dict[str, Any]]:
+def _entries(data: Any, full_url: str | None = None) -> Iterable[_Entry]:
     if isinstance(data, list):
         for item in data:
-            yield from _resources(item)
+            yield from _entries(item)
         return
     if not isinstance(data, Mapping) or "resourceType" not in data:
         raise FhirError("expected a FHIR resource (a JSON object with a resourceType)")
@@ -214,13 +801,20 @@ def _resources(data: Any) -> Iterable[dict[str, Any]]:
         for entry in data.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, Mapping) else None
             if resource is not None:
-                yield from _resources(resource)
+                url = entry.get("fullUrl")
+                yield from _entries(resource, url if isinstance(url, str) else None)
         return
-    yield dict(data)
+    yield _Entry(dict(data), full_url)
 
 
 def _label(obs: Mapping[str, Any]) -> str:
     return f"{obs.get('resourceType', 'Observation')}/{obs.get('id', '(no id)')}"
+
+
+def _pair(coding: Any) -> tuple[str, str]:
+    if not isinstance(coding, Mapping):
+        return ("", "")
+    return (str(coding.get("system") or ""), str(coding.get("code") or ""))
 
 
 def _loinc_codes(obs: Mapping[str, Any]) -> list[str]:
@@ -239,15 +833,6 @@ def _display(obs: Mapping[str, Any]) -> str:
     code = obs.get("code") or {}
     codings = code.get("coding") or [{}]
     return str(code.get("text") or codings[0].get("display") or codings[0].get("code") or "no code")
-
-
-def _date(text: Any) -> dt.date | None:
-    if not isinstance(text, str) or len(text) < 10:  # a year or year-month gives no age
-        return None
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        return None
 
 
 def _effective(obs: Mapping[str, Any]) -> dt.datetime | None:
@@ -322,6 +907,20 @@ def _measurement(obs: Mapping[str, Any], key: str) -> Measurement:
     return checked
 
 
+def _number(obs: Mapping[str, Any], what: str, value: Any, unit: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidValueError(
+            f"{_label(obs)}: {what} value {value!r} is not a number",
+            analyte=what,
+            value=value,
+            unit=unit,
+        ) from None
+
+
 def _age_value(obs: Mapping[str, Any]) -> tuple[float, str | None]:
     value, unit, comparator = _quantity(obs, "age")
     factors = {"a": 1.0, "mo": 1.0 / 12.0}  # UCUM year and month
@@ -332,7 +931,25 @@ def _age_value(obs: Mapping[str, Any]) -> tuple[float, str | None]:
             value=value,
             unit=unit,
         )
-    return float(value) * factors[unit], comparator
+    return _number(obs, "age", value, unit) * factors[unit], comparator
+
+
+def _egfr_value(obs: Mapping[str, Any]) -> tuple[float, str | None]:
+    """eGFR in mL/min/1.73 m2: UCUM ``mL/min/{1.73_m2}`` and its usual spellings, or
+    ``mL/s/{1.73_m2}`` (x 60)."""
+    value, unit, comparator = _quantity(obs, "egfr")
+    folded = re.sub(r"\s+", "", unit).lower().replace("²", "2").replace("^2", "2")
+    match = _EGFR_UNIT.match(folded)
+    if match is None:
+        raise UnitError(
+            f"{_label(obs)}: eGFR unit {unit!r} is not per 1.73 m2 of body surface; give "
+            "mL/min/{1.73_m2} (or mL/s/{1.73_m2})",
+            analyte="egfr",
+            value=value,
+            unit=unit,
+        )
+    factor = 60.0 if match["per"] == "s" else 1.0
+    return _number(obs, "egfr", value, unit) * factor, comparator
 
 
 # ----------------------------------------------------------------------------- writing
@@ -439,24 +1056,27 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
                 "valueQuantity": _quantity_json(patient.egfr, "mL/min/{1.73_m2}"),
             }
         )
-    if patient.pregnant is not None:
-        add(
-            {
-                "resourceType": "Observation",
-                "id": _id(seed, "pregnant"),
-                "status": "final",
-                "code": {
-                    "coding": [
-                        {
-                            "system": OBSERVATION_CODE_SYSTEM,
-                            "code": "pregnant",
-                            "display": "Pregnant",
-                        }
-                    ]
-                },
-                "valueBoolean": patient.pregnant,
-            }
-        )
+    # The context that decides rules-v2 findings, so that reading the Bundle back gives
+    # the same status (decision-spec section 7).
+    for name, display in (
+        ("pregnant", "Pregnant"),
+        ("recent_b12_treatment", "Recent B12 treatment (injection or supplement)"),
+        ("nitrous_oxide", "Nitrous oxide exposure"),
+    ):
+        flag = getattr(patient, name)
+        if flag is not None:
+            add(_own_observation(_id(seed, name), name, display, {"valueBoolean": flag}))
+    for name, display in (("symptoms", "Symptoms"), ("risk_factors", "Risk factors")):
+        items = getattr(patient, name)
+        if items is not None:  # an empty list is "none reported", not unknown
+            system = _LIST_CONTEXT[name][0]
+            value: dict[str, Any] = {"valueBoolean": bool(items)}  # any reported
+            if items:
+                value["component"] = [
+                    {"code": {"coding": [{"system": system, "code": str(i)}]}, "valueBoolean": True}
+                    for i in items
+                ]
+            add(_own_observation(_id(seed, name), name, display, value))
     if interpretation.patient.age is not None:
         add(
             {
@@ -497,7 +1117,7 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
             )
         )
 
-    components = [
+    components: list[dict[str, Any]] = [
         {"code": {"coding": [{"system": FINDING_SYSTEM, "code": f.code}]}, "valueString": f.message}
         for f in interpretation.findings
     ] + [
@@ -507,6 +1127,20 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
         }
         for s in interpretation.next_steps
     ]
+    components.append(
+        {
+            "code": {
+                "coding": [
+                    {
+                        "system": OBSERVATION_CODE_SYSTEM,
+                        "code": "rules-version",
+                        "display": "b12labs decision rules version",
+                    }
+                ]
+            },
+            "valueInteger": interpretation.rules_version,
+        }
+    )
     overall: dict[str, Any] = {
         "resourceType": "Observation",
         "id": _id(seed, "status"),
@@ -528,13 +1162,12 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
         "note": [
             {
                 "text": f"Interpreted by b12labs {interpretation.library_version} with profile "
-                f"{interpretation.profile_id} {interpretation.profile_version}. "
-                "Decision support, not a diagnosis."
+                f"{interpretation.profile_id} {interpretation.profile_version}, rules version "
+                f"{interpretation.rules_version}. Decision support, not a diagnosis."
             }
         ],
     }
-    if components:
-        overall["component"] = components
+    overall["component"] = components
     if written or sources:
         overall["derivedFrom"] = [{"reference": r} for r in [*written, *sources]]
     add(overall)
@@ -543,4 +1176,15 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
         "id": _id(seed, "bundle"),
         "type": "collection",
         "entry": entries,
+    }
+
+
+def _own_observation(id_: str, code: str, display: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A context Observation coded in b12labs' observation code system."""
+    return {
+        "resourceType": "Observation",
+        "id": id_,
+        "status": "final",
+        "code": {"coding": [{"system": OBSERVATION_CODE_SYSTEM, "code": code, "display": display}]},
+        **value,
     }
