@@ -568,6 +568,7 @@ def test_score_header_only(capsys: pytest.CaptureFixture[str], tmp_path: Path, e
     assert header[:3] == ["patient", "Vitamin B12", "B12 unit"]
     assert "b12labs_status" in header
     assert "b12labs_error" in header
+    assert header[-1] == "b12labs_rules_version"
     rows, statuses, errors, _ = parse_summary(err)
     assert (rows, errors) == (0, 0)
     assert set(statuses.values()) == {0}
@@ -626,6 +627,8 @@ def test_score_truncated_last_line_other_outputs(
         records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["patient"] for r in records] == ["p1", "p2", "p3"]
     assert records[2]["b12labs_error"].startswith("malformed_row")
+    # the rules version describes the run: malformed rows carry it too
+    assert [r["b12labs_rules_version"] for r in records] == [2, 2, 2]
 
 
 def test_score_truncated_last_line_strict_is_fatal(
@@ -670,6 +673,7 @@ def test_score_jsonl(
     assert [r["patient"] for r in records] == list(_frame_of(MESSY)["patient"])
     assert [r["b12labs_status"] or "" for r in records] == texts(expected["b12labs_status"])
     assert [r["b12labs_error"] for r in records] == texts(expected["b12labs_error"])
+    assert {r["b12labs_rules_version"] for r in records} == {2}
 
 
 def test_score_jsonl_to_stdout(capsys: pytest.CaptureFixture[str], messy: Path) -> None:
@@ -690,6 +694,17 @@ def test_score_parquet_output(
     expected = expected_csv(messy)
     assert table.num_rows == len(expected)
     assert texts(table.column("b12labs_status").to_pylist()) == texts(expected["b12labs_status"])
+    assert table.column("b12labs_rules_version").to_pylist() == [2] * len(expected)
+    # provenance in the Arrow schema metadata, as in interpret_frame's attrs
+    provenance = json.loads(pq.read_schema(out).metadata[b"b12labs"])
+    assert provenance == expected.attrs["b12labs"]
+    single = b12labs.interpret(b12="150 pmol/L")
+    assert provenance == {
+        "rules_version": single.rules_version,
+        "profile_id": single.profile_id,
+        "profile_version": single.profile_version,
+        "library_version": single.library_version,
+    }
 
 
 def test_score_parquet_output_from_xlsx_chunks(
@@ -1196,3 +1211,132 @@ def test_streamed_result_does_not_depend_on_chunk_boundaries(
         code, _, err = run_cli(capsys, "score", source, "-o", out, "--chunk-size", chunk)
         assert code == 1, (chunk, err)
         assert_same_results(read_out(out), expected)
+
+
+# ----------------------------------------------------------------------------- patient context
+
+CONTEXT = """\
+patient,B12,Homocysteine,N2O exposure,on B12,Symptoms,Risk factors,Pregnant,Age (months),eGFR (mL/s)
+p1,400 ng/L,40 umol/L,yes,,tremor; twitching,,,,
+p2,1500 ng/L,,,yes,,,,,
+p3,400 ng/L,,N,no,fatigue,pernicious anaemia,,780,0.9
+p4,400 ng/L,,,,shaking,metformin,,,
+p5,150 ng/L,,false,0,none,"metformin, ppi",yes,360,
+p6,400 ng/L,,TRUE,,,n2o,,,
+"""
+
+
+def _context_expected(path: Path) -> Any:
+    return expected_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_score_context_columns(capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str):
+    source = _write_input(tmp_path, kind, CONTEXT)
+    out = tmp_path / "out.csv"
+    code, _, err = run_cli(capsys, "score", source, "-o", out)
+    assert code == 1, err  # p4 names an unknown symptom
+    scored = read_out(out)
+    assert_same_results(scored, _context_expected(write(tmp_path / "c.csv", CONTEXT)))
+    by_patient = {row.patient: row for row in scored.itertuples()}
+    # the issue's rules-v2 cases, read from context columns
+    p1 = by_patient["p1"]
+    assert p1.b12labs_status == "deficiency_likely"
+    assert "nitrous_oxide_functional_deficiency" in p1.b12labs_findings.split(";")
+    p2 = by_patient["p2"]
+    assert p2.b12labs_status == "insufficient_data"
+    assert "results_unreliable_after_treatment" in p2.b12labs_findings.split(";")
+    # 0.9 mL/s/1.73 m2 = 54 mL/min/1.73 m2; pernicious anaemia, a symptom, normal B12
+    p3 = by_patient["p3"]
+    assert float(p3.b12labs_egfr) == pytest.approx(54.0)
+    expected = b12labs.interpret(
+        b12="400 ng/L",
+        nitrous_oxide=False,
+        recent_b12_treatment=False,
+        symptoms="fatigue",
+        risk_factors="pernicious anaemia",
+        age=65,
+        egfr=54,
+    )
+    assert p3.b12labs_status == expected.status.value == "borderline"
+    assert p3.b12labs_findings.split(";") == list(expected.finding_codes)
+    p4 = by_patient["p4"]
+    assert p4.b12labs_error.startswith("invalid_value: symptoms: 'shaking' is not recognised")
+    assert all(s.value in p4.b12labs_error for s in b12labs.Symptom)
+    p5 = by_patient["p5"]
+    assert p5.b12labs_status == "borderline"  # pregnant, total B12 only, low: rule 3.1
+    p6 = by_patient["p6"]
+    assert "nitrous_oxide_b12_not_reassuring" in p6.b12labs_findings.split(";")
+    assert set(scored["b12labs_rules_version"]) == {"2"}
+
+
+def test_script_scores_context_columns_without_pandas(tmp_path: Path) -> None:
+    """The console script's CSV fast path (pandas reported absent) reads context columns."""
+    source = write(tmp_path / "context.csv", CONTEXT)
+    out = tmp_path / "out.parquet"
+    result = run_script("score", source, "-o", out, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    table = pq.read_table(out)
+    expected = _context_expected(source)
+    assert texts(table.column("b12labs_status").to_pylist()) == texts(expected["b12labs_status"])
+    assert texts(table.column("b12labs_error").to_pylist()) == texts(expected["b12labs_error"])
+
+
+@pytest.mark.parametrize("header", ["Age (mins)", "eGFR (CKD-EPI)"])
+def test_score_unknown_header_unit_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, header: str
+) -> None:
+    source = write(tmp_path / "in.csv", f"b12,{header}\n150 pmol/L,40\n")
+    code, out, err = run_cli(capsys, "score", source, "-o", tmp_path / "out.csv")
+    assert code == 2
+    assert out == ""
+    one_line_error(err)
+    assert repr(header) in err
+    assert "accepted" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_score_column_option_maps_context_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.csv", "b12,hcy,Lachgas\n400 ng/L,40 umol/L,yes\n")
+    out = tmp_path / "out.csv"
+    code, _, err = run_cli(capsys, "score", source, "-o", out, "--column", "nitrous_oxide=Lachgas")
+    assert code == 0, err
+    expected = b12labs.interpret(b12="400 ng/L", hcy="40 umol/L", nitrous_oxide=True)
+    assert read_out(out)["b12labs_status"].tolist() == [expected.status.value]
+
+
+@pytest.mark.parametrize(
+    ("argv", "symptoms"),
+    [
+        (["--symptom", "tremor; twitching"], ("tremor", "fasciculations")),
+        (
+            ["--symptom", "tremor, cramps", "--symptom", "fatigue"],
+            ("tremor", "muscle_cramps", "fatigue"),
+        ),
+        (["--symptom", "none"], ()),
+    ],
+)
+def test_explain_symptom_lists_in_one_text(
+    capsys: pytest.CaptureFixture[str], argv: list[str], symptoms: tuple[str, ...]
+) -> None:
+    args = ["--b12", "400 ng/L", *argv, "--risk-factor", "metformin, ppi", "--json"]
+    code, out, err = run_cli(capsys, "explain", *args)
+    assert code == 0, err
+    result = b12labs.Interpretation.model_validate_json(out)
+    assert result.patient.symptoms == symptoms
+    assert result.patient.risk_factors == ("metformin", "proton_pump_inhibitor")
+    assert result == b12labs.interpret(
+        b12="400 ng/L", symptoms=list(symptoms), risk_factors=["metformin", "ppi"]
+    )
+
+
+def test_explain_unknown_symptom_in_a_list_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "explain", "--b12", "400 ng/L", "--symptom", "tremor; shaking")
+    assert code == 2
+    assert out == ""
+    one_line_error(err)
+    assert "'shaking'" in err
+    assert "fasciculations" in err  # the accepted codes are listed

@@ -1020,6 +1020,24 @@ def test_output_columns_and_dtypes():
     )
     out = interpret_frame(df)
     assert list(out.columns[:5]) == list(df.columns)
+    # the result columns, in order (docs/batch.md); no context column adds one
+    assert list(out.columns[5:]) == [
+        "b12labs_status",
+        *(
+            f"b12labs_{m}_{part}"
+            for m in ("b12", "mma", "hcy")
+            for part in ("value", "category", "fhir")
+        ),
+        "b12labs_cb12",
+        "b12labs_findings",
+        "b12labs_next_steps",
+        "b12labs_error",
+        "b12labs_rules_version",
+    ]
+    # the rules version describes the run: a plain integer on every row, error rows too
+    assert out["b12labs_rules_version"].dtype.kind == "i"
+    assert out["b12labs_rules_version"].tolist() == [2, 2, 2]
+    assert out.attrs["b12labs"]["rules_version"] == 2
     assert out.index.equals(df.index)
     assert out.index.name == "patient"
     status = out["b12labs_status"]

@@ -29,14 +29,21 @@ from ._exceptions import (
 )
 from ._models import (
     _CENSOR_SPELLINGS,
+    _RISK_ALIASES,
+    _SYMPTOM_ALIASES,
     MEASUREMENT_PATTERN,
     MISSING_TOKENS,
     Panel,
+    RiskFactor,
+    Symptom,
+    _enum_items,
     coerce_measurement,
 )
 from ._profile import CENSOR_INDEX, DEFAULT_PROFILE, Profile, compiled
+from ._rules import RULES_VERSION, Tri
 from ._units import ALIASES, canonical_factor
 from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, BatchResult, evaluate
+from ._version import __version__
 
 __all__ = ["ERROR_CODES", "PREFIX", "Scored", "score_table"]
 
@@ -51,10 +58,16 @@ _CODE_OF: dict[type[B12LabsError], str] = {cls: code for code, cls in ERROR_CODE
 
 PREFIX = "b12labs_"
 _MEASURED = (*(str(m) for m in MARKERS), "creatinine")
-_CONTEXT = ("age", "sex", "pregnant", "egfr")
+#: Yes/no columns (Panel's bool fields) and code-list columns (one text of codes per cell).
+_YES_NO = ("pregnant", "recent_b12_treatment", "nitrous_oxide")
+_CODE_LISTS = ("symptoms", "risk_factors")
 # Order in which a row's inputs are checked: the order of Panel's fields, so that a row
 # with several problems reports the one the single-panel call raises.
-_FIELD_ORDER = (*(str(m) for m in MARKERS), "age", "sex", "pregnant", "egfr", "creatinine")
+_FIELD_ORDER = (
+    *(str(m) for m in MARKERS),
+    *("age", "sex", "pregnant", "egfr", "creatinine"),
+    *("symptoms", "risk_factors", "recent_b12_treatment", "nitrous_oxide"),
+)
 
 _NAMES: dict[str, tuple[str, ...]] = {
     "b12": ("b12", "vitaminb12", "vitb12", "cobalamin", "serumb12", "totalb12", "serumcobalamin"),
@@ -65,8 +78,20 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "creatinine": ("creatinine", "serumcreatinine", "creat", "scr"),
     "age": ("age", "ageyears", "ageyrs"),
     "sex": ("sex", "gender"),
-    "pregnant": ("pregnant", "pregnancy"),
+    "pregnant": ("pregnant", "pregnancy", "pregnancystatus", "ispregnant"),
     "egfr": ("egfr",),
+    "symptoms": ("symptoms", "symptom", "symptomlist"),
+    "risk_factors": ("riskfactors", "riskfactor", "riskfactorlist"),
+    # not "recent b12" (a latest B12 result) nor "b12 treatment" (a dose or a plan)
+    "recent_b12_treatment": (
+        *("recentb12treatment", "recenttreatment", "recentb12injection", "recentb12supplement"),
+        *("recentb12supplementation", "onb12", "onb12treatment", "onb12supplement"),
+        "onb12supplements",
+    ),
+    "nitrous_oxide": (
+        *("nitrousoxide", "nitrousoxideexposure", "nitrousoxideuse"),
+        *("n2o", "n2oexposure", "n2ouse"),
+    ),
 }
 _BY_NAME = {name: key for key, names in _NAMES.items() for name in names}
 _HEADER_UNIT = re.compile(r"^(?P<name>.*?)\s*[(\[]\s*(?P<unit>[^)\]]+?)\s*[)\]]\s*$")
@@ -74,6 +99,42 @@ _SEPARATORS = re.compile(r"[\s_\-.]+")
 _PLAIN_NUMBER = r"^[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$"
 _TRUE = frozenset({"true", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "no", "n", "0", "0.0"})
+
+# Header units of the two number columns, as (multiplier, divisor) to the canonical unit:
+# value * multiplier / divisor. Only definitions, as UCUM and pint define these units (tested
+# against pint): year = 365.25 days (UCUM "a", the Julian year), month = year / 12 (UCUM
+# "mo"), week = 7 days, day = year / 365.25; 1 mL/s = 60 mL/min. Spellings are compared
+# lower-cased without spaces, with "²" and "^2" read as "2". An eGFR is by definition per
+# 1.73 m2 of body surface, so on an eGFR column "mL/min" and "mL/s" are read as the usual
+# abbreviations of mL/min/1.73 m2 and mL/s/1.73 m2 (as exports write them).
+_HEADER_UNITS: dict[str, dict[str, tuple[float, float]]] = {
+    "age": {
+        "years": (1.0, 1.0),
+        "months": (1.0, 12.0),
+        "weeks": (7.0, 365.25),
+        "days": (1.0, 365.25),
+    },
+    "egfr": {"mL/min/1.73m2": (1.0, 1.0), "mL/s/1.73m2": (60.0, 1.0)},
+}
+_HEADER_SPELLINGS: dict[str, dict[str, str]] = {
+    "age": {
+        **dict.fromkeys(("years", "year", "yrs", "yr", "y", "a"), "years"),
+        **dict.fromkeys(("months", "month", "mos", "mo", "mths", "mth"), "months"),
+        **dict.fromkeys(("weeks", "week", "wks", "wk"), "weeks"),
+        **dict.fromkeys(("days", "day", "d"), "days"),
+    },
+    "egfr": {
+        **dict.fromkeys(
+            ("ml/min/1.73m2", "ml/min/1.73", "ml/minper1.73m2", "ml/min/1.73msq", "ml/min"),
+            "mL/min/1.73m2",
+        ),
+        **dict.fromkeys(
+            ("ml/s/1.73m2", "ml/sec/1.73m2", "ml/s/1.73", "ml/sper1.73m2", "ml/secper1.73m2"),
+            "mL/s/1.73m2",
+        ),
+        **dict.fromkeys(("ml/s", "ml/sec"), "mL/s/1.73m2"),
+    },
+}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -402,6 +463,154 @@ def _labels(series: Any, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8]
     return codes, unknown
 
 
+def _yes_no(series: Any) -> tuple[npt.NDArray[np.int8], Any]:
+    """A yes/no column as codes (1 yes, 0 no, -1 missing) and the mask of unreadable cells.
+
+    Booleans, numbers 1 / 0, and the texts of :data:`_BOOL_CODES` in any case.
+    """
+    if _kind(series) != "numeric":
+        return _labels(series, _BOOL_CODES)
+    value = _float_values(series)
+    codes = np.full(len(value), -1, dtype=np.int8)
+    codes[value == 1] = 1
+    codes[value == 0] = 0
+    return codes, ~np.isnan(value) & (codes < 0)
+
+
+def _header_factor(key: str, label: Hashable, unit: str | None) -> tuple[float, float] | None:
+    """(multiplier, divisor) of an age or eGFR header unit; None when there is no conversion.
+
+    Raises:
+        ColumnError: a bracket text that is not an accepted unit (never ignored).
+    """
+    if unit is None:
+        return None
+    spelled = re.sub(r"\s+", "", unit.lower()).replace("²", "2").replace("^2", "2")
+    name = _HEADER_SPELLINGS[key].get(spelled)
+    if name is None:
+        spellings = _HEADER_SPELLINGS[key].items()
+        accepted = "; ".join(
+            f"{canonical} ({', '.join(s for s, c in spellings if c == canonical)})"
+            for canonical in _HEADER_UNITS[key]
+        )
+        raise ColumnError(
+            f"column {label!r} ({key}): {unit!r} in the header is not an accepted {key} unit; "
+            f"accepted: {accepted}. A bracket text on the {key} column is read as its unit: "
+            "fix it, or rename the column",
+            analyte=key,
+            value=label,
+            unit=unit,
+        )
+    factor = _HEADER_UNITS[key][name]
+    return None if factor == (1.0, 1.0) else factor
+
+
+@dataclass
+class _CodeList:
+    """A symptoms or risk-factors column: the Tri code per row, and rows naming a code."""
+
+    tri: npt.NDArray[np.int8]
+    naming: dict[str, npt.NDArray[np.bool_]]  # code -> rows whose list holds it
+
+
+_ENUMS: dict[str, tuple[type[Symptom] | type[RiskFactor], dict[str, Any]]] = {
+    "symptoms": (Symptom, _SYMPTOM_ALIASES),
+    "risk_factors": (RiskFactor, _RISK_ALIASES),
+}
+#: Codes of a list that the rules read one by one (decision-spec 7.0 and 7.2 step 4).
+_NAMED_CODES: dict[str, tuple[str, ...]] = {
+    "symptoms": (),
+    "risk_factors": (RiskFactor.NITROUS_OXIDE.value, RiskFactor.AUTOIMMUNE_GASTRITIS.value),
+}
+
+
+def _code_list(key: str, series: Any, problems: _Errors) -> _CodeList:
+    """Read a symptoms / risk-factors column as ``Panel`` reads one text of codes.
+
+    Text is dictionary-encoded, so each distinct cell text goes once through the scalar
+    parser (:func:`~b12labs._models._enum_items`); a bad cell gets Panel's error. Missing cells
+    are unknown; numbers and booleans are not code lists (Panel's error).
+    """
+    n = len(series)
+    enum, aliases = _ENUMS[key]
+    if _kind(series) != "text":
+        rows = np.flatnonzero(_present(series))
+        cells = _cells(series, rows)
+        problems.add(rows, [repr(c) for c in cells], _context_builder(key, cells))
+        nowhere = {code: np.zeros(n, dtype=bool) for code in _NAMED_CODES[key]}
+        return _CodeList(np.zeros(n, dtype=np.int8), nowhere)
+    text = _list_text(series)
+    if text is None:
+        return _code_list_cells(key, series, problems)
+    encoded = _Encoded.of(text)
+    parsed: list[tuple[Any, ...] | None] = []
+    bad: list[int] = []
+    for i, value in enumerate(encoded.values):
+        try:
+            parsed.append(_enum_items(value, enum, aliases, key))
+        except InvalidValueError:
+            parsed.append(None)
+            bad.append(i)
+    if bad:
+        rows = np.flatnonzero(np.isin(encoded.index, bad))
+        cells = [encoded.values[i] for i in encoded.index[rows].tolist()]
+        problems.add(rows, [repr(c) for c in cells], _context_builder(key, cells))
+    tri = encoded.lookup([_tri(items) for items in parsed], int(Tri.UNKNOWN)).astype(np.int8)
+    naming = {
+        code: encoded.lookup(
+            [items is not None and code in items for items in parsed], False
+        ).astype(bool)
+        for code in _NAMED_CODES[key]
+    }
+    return _CodeList(tri, naming)
+
+
+def _tri(items: tuple[Any, ...] | None) -> int:
+    """Tri code of a parsed list: None unknown, () none reported, codes some reported."""
+    return int(Tri.UNKNOWN if items is None else (Tri.YES if items else Tri.NO))
+
+
+def _list_text(series: Any) -> pa.Array | None:
+    """The column as Arrow text, or None when its cells are not all text (Python lists)."""
+    if _is_arrow(series):
+        kind = series.type
+        return None if pa.types.is_nested(kind) else _as_text(series)
+    if series.dtype == object:
+        from pandas.api.types import infer_dtype
+
+        if infer_dtype(series, skipna=True) not in ("string", "empty"):
+            return None
+    return _as_text(series)
+
+
+def _code_list_cells(key: str, series: Any, problems: _Errors) -> _CodeList:
+    """The slow path of :func:`_code_list`: cells that are Python lists (or mixed objects),
+    read one by one exactly as ``Panel`` reads them."""
+    n = len(series)
+    enum, aliases = _ENUMS[key]
+    tri = np.zeros(n, dtype=np.int8)
+    naming = {code: np.zeros(n, dtype=bool) for code in _NAMED_CODES[key]}
+    rows = np.flatnonzero(_present(series))
+    bad_rows: list[int] = []
+    bad_cells: list[Any] = []
+    for row, cell in zip(rows.tolist(), _cells(series, rows), strict=True):
+        try:
+            items = _enum_items(cell, enum, aliases, key)
+        except InvalidValueError:
+            bad_rows.append(row)
+            bad_cells.append(cell)
+            continue
+        tri[row] = _tri(items)
+        for code, rows_naming in naming.items():
+            rows_naming[row] = items is not None and code in items
+    problems.add(
+        np.asarray(bad_rows, dtype=np.intp),
+        [repr(c) for c in bad_cells],
+        _context_builder(key, bad_cells),
+    )
+    return _CodeList(tri, naming)
+
+
 # ----------------------------------------------------------------------------- frame
 
 
@@ -458,12 +667,14 @@ class Scored:
     values: dict[str, FloatArray]
     result: BatchResult
     problems: _Errors
+    #: What produced the results: rules_version, profile_id, profile_version, library_version.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def columns(self) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
         """The result columns in output order: (name, array, categories).
 
         With categories, the array holds integer codes into them (-1 for missing); without,
-        it holds floats.
+        it holds numbers (floats, or integers for ``b12labs_rules_version``).
         """
         result, found = self.result, self.found
         out: list[tuple[str, Any, tuple[Any, ...] | None]] = [
@@ -505,6 +716,8 @@ class Scored:
             dtype=np.int32,
         )
         out.append((f"{PREFIX}error", of_object[self.problems.index + 1], tuple(position)))
+        # the rules version describes the run, so error rows carry it too
+        out.append((f"{PREFIX}rules_version", np.full(self.n, RULES_VERSION, np.int16), None))
         return out
 
     def status_counts(self) -> dict[str, int]:
@@ -553,13 +766,19 @@ def score_table(
     for key in fixed_units:
         if key not in _MEASURED:
             raise ColumnError(f"units=: unknown analyte {key!r}; accepted: {', '.join(_MEASURED)}")
+    # header units of age and eGFR first: a wrong one stops the run before any row is read
+    scales: dict[str, tuple[float, float] | None] = {
+        key: _header_factor(key, found.value[key], found.header_unit.get(key))
+        for key in ("age", "egfr")
+        if key in found.value
+    }
     problems = _Errors(n)
     values: dict[str, FloatArray] = {}
     censors: dict[str, npt.NDArray[np.int8]] = {}
-    age: FloatArray | None = None
-    egfr: FloatArray | None = None
+    numbers: dict[str, FloatArray] = {}
+    flags: dict[str, npt.NDArray[np.int8]] = {}
+    lists: dict[str, _CodeList] = {}
     sex: npt.NDArray[np.int8] | None = None
-    pregnant: npt.NDArray[np.int8] | None = None
 
     for key in _FIELD_ORDER:  # Panel's field order: a row reports the error interpret() raises
         if key not in found.value:
@@ -572,12 +791,15 @@ def score_table(
             )
         elif key in ("age", "egfr"):
             number, junk = _numbers(series)
+            scale = scales[key]
+            if scale is not None:  # as the definition reads: value * multiplier / divisor
+                number = number * scale[0] / scale[1]
             info = analyte_info(key)
             out = ~np.isnan(number) & (
                 (number < info.plausible_min) | (number > info.plausible_max)
             )
             # junk text goes to the scalar check as written; a number out of range as the
-            # number it was read as (what interpret() receives for that row)
+            # number it was read as, in years or mL/min/1.73 m2 (what interpret() receives)
             bad = np.flatnonzero(junk | out)
             cells = [
                 number[row] if out[row] else cell
@@ -585,19 +807,19 @@ def score_table(
             ]
             problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
             number[junk | out] = np.nan
-            if key == "age":
-                age = number
-            else:
-                egfr = number
+            numbers[key] = number
+        elif key in _CODE_LISTS:
+            lists[key] = _code_list(key, series, problems)
         else:
-            codes, unknown = _labels(series, _SEX_CODES if key == "sex" else _BOOL_CODES)
+            codes, unknown = _yes_no(series) if key in _YES_NO else _labels(series, _SEX_CODES)
             bad = np.flatnonzero(unknown)
             cells = _cells(series, bad)
             problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
             if key == "sex":
                 sex = codes
             else:
-                pregnant = codes
+                flags[key] = codes
+    pregnant = flags.get("pregnant")
     contradiction = np.zeros(0, dtype=np.intp)
     if pregnant is not None and sex is not None:
         contradiction = np.flatnonzero((pregnant == 1) & (sex == 1))
@@ -626,19 +848,40 @@ def score_table(
     creatinine = values.pop("creatinine", None)
     if creatinine is not None:  # a censored creatinine gives no eGFR, as in interpret()
         creatinine = np.where(censors.pop("creatinine") == 0, creatinine, np.nan)
+    # nitrous oxide exposure: the flag, or the risk factor (decision-spec 7.0)
+    nitrous = None if "nitrous_oxide" not in flags else flags["nitrous_oxide"] == 1
+    risks = lists.get("risk_factors")
+    if risks is not None:
+        listed = risks.naming[RiskFactor.NITROUS_OXIDE.value]
+        nitrous = listed if nitrous is None else nitrous | listed
+    treatment = flags.get("recent_b12_treatment")
+    symptoms = lists.get("symptoms")
     batch = BatchInput(
         n=n,
         values=values,
         censors=censors,
         valid=valid,
-        age=age,
+        age=numbers.get("age"),
         sex_known=None if sex is None else sex >= 0,
         female=None if sex is None else sex == 0,
         pregnant=None if pregnant is None else pregnant == 1,
-        egfr=egfr,
+        egfr=numbers.get("egfr"),
         creatinine_mg_dl=creatinine,
+        recent_treatment=None if treatment is None else treatment == 1,
+        nitrous_oxide=nitrous,
+        symptoms=None if symptoms is None else symptoms.tri,
+        risk_factors=None if risks is None else risks.tri,
+        autoimmune_gastritis=(
+            None if risks is None else risks.naming[RiskFactor.AUTOIMMUNE_GASTRITIS.value]
+        ),
     )
-    return Scored(n, found, values, evaluate(cp, batch), problems)
+    provenance = {
+        "rules_version": RULES_VERSION,
+        "profile_id": cp.profile.id,
+        "profile_version": cp.profile.version,
+        "library_version": __version__,
+    }
+    return Scored(n, found, values, evaluate(cp, batch), problems, provenance)
 
 
 def _context_builder(key: str, cells: list[Any]) -> Any:

@@ -136,10 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--pregnant", action=argparse.BooleanOptionalAction, default=None)
     explain.add_argument("--egfr", type=float, help="mL/min/1.73 m2")
     explain.add_argument(
-        "--symptom", action="append", dest="symptoms", help="repeatable, e.g. tremor"
+        "--symptom",
+        action="append",
+        dest="symptoms",
+        help='repeatable, or several in one: "tremor; twitching"; "none" = none reported',
     )
     explain.add_argument(
-        "--risk-factor", action="append", dest="risk_factors", help="repeatable, e.g. metformin"
+        "--risk-factor",
+        action="append",
+        dest="risk_factors",
+        help='repeatable, or several in one: "metformin, ppi"; "none" = none reported',
     )
     explain.add_argument(
         "--recent-b12-treatment", action=argparse.BooleanOptionalAction, default=None
@@ -233,6 +239,9 @@ def _explain(args: argparse.Namespace) -> int:
         *("egfr", "symptoms", "risk_factors", "recent_b12_treatment", "nitrous_oxide"),
     )
     given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    for name in ("symptoms", "risk_factors"):
+        if name in given:  # repeated and ';' / ','-separated codes alike: one text for Panel
+            given[name] = "; ".join(given[name])
     result = interpret(profile=_profile(args.profile), **given)
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -674,7 +683,7 @@ def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
 
     arrays, names = list(source.columns), list(source.schema.names)
     for name, values, categories in scored.columns():
-        if malformed:
+        if malformed and name != "b12labs_rules_version":  # the version describes the run
             text = _MALFORMED if name.endswith("_error") else None
             kind = pa.float64() if categories is None else pa.string()
             arrays.append(pa.array([text] * source.num_rows, type=kind))
@@ -685,7 +694,10 @@ def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
             indices = pa.array(values, mask=values < 0)
             arrays.append(pa.DictionaryArray.from_arrays(indices, labels).dictionary_decode())
         names.append(name)
-    return pa.Table.from_arrays(arrays, names=names)
+    table = pa.Table.from_arrays(arrays, names=names)
+    # provenance in the schema: Parquet files keep it in their key-value metadata
+    metadata = {**(table.schema.metadata or {}), b"b12labs": json.dumps(scored.provenance).encode()}
+    return table.replace_schema_metadata(metadata)
 
 
 def _is_arrow_error(error: BaseException) -> bool:

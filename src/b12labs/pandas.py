@@ -12,8 +12,16 @@ How a frame is read (documented in docs/batch.md):
 * **Columns** are recognised by name, ignoring case, spaces, underscores, hyphens and a unit
   in brackets: ``b12``, ``vitamin_b12``, ``Vitamin B12 (pg/mL)``, ``cobalamin``, ``mma``,
   ``methylmalonic acid``, ``hcy``, ``homocysteine``, ``tHcy``, ``holotc``, ``active_b12``,
-  ``folate``, ``age``, ``sex``, ``pregnant``, ``egfr``, ``creatinine``. ``columns=`` maps any
-  of these keys (and ``"<analyte>_unit"`` for a unit column) to a column label explicitly.
+  ``folate``, ``age``, ``sex``, ``pregnant``, ``egfr``, ``creatinine``, and the patient context
+  ``symptoms``, ``risk_factors``, ``recent_b12_treatment`` (``on B12``), ``nitrous_oxide``
+  (``N2O exposure``). ``columns=`` maps any of these keys (and ``"<analyte>_unit"`` for a unit
+  column) to a column label explicitly.
+* **Context cells**: yes/no columns take booleans, 1 / 0 and ``yes/no``, ``y/n``,
+  ``true/false``, ``1/0`` in any case (blank: unknown); ``symptoms`` and ``risk_factors`` take
+  codes or aliases separated by ``;`` or ``,`` (``"tremor; twitching"``; ``"none"``: none
+  reported; blank: unknown), each distinct text parsed once. A header unit on ``age``
+  (``Age (months)``) or ``eGFR`` (``eGFR (mL/s)``) is converted, or refused with a
+  :class:`ColumnError`; on the other context columns a bracket text is a description.
 * **Units**, for each cell, come from the first of: a unit written in the cell
   (``"350 pg/mL"``), the row's unit column (``b12_unit``), ``units=``, the column header
   (``B12 (pg/mL)``). A value column with no unit anywhere is a :class:`ColumnError` saying
@@ -69,10 +77,14 @@ def interpret_frame(
         homocysteine and age are all known), with ``b12labs_cb12_band`` when the frame
         has those four markers; ``b12labs_egfr`` when it has eGFR or creatinine;
         ``b12labs_findings`` and ``b12labs_next_steps`` (codes joined by ``;``);
-        ``b12labs_error`` (empty, or ``"<reason code>: <message>"``).
+        ``b12labs_error`` (empty, or ``"<reason code>: <message>"``);
+        ``b12labs_rules_version`` (the decision rules' version, on every row). ``out.attrs
+        ["b12labs"]`` holds ``rules_version``, ``profile_id``, ``profile_version`` and
+        ``library_version``.
 
     Raises:
-        ColumnError: no recognised column, ambiguous columns, a column with no unit.
+        ColumnError: no recognised column, ambiguous columns, a column with no unit, an
+            age or eGFR header unit that is not accepted.
         B12LabsError: with ``errors="raise"``, the first bad row's error (label in message).
     """
     scored = score_table(
@@ -100,6 +112,8 @@ def _output(df: pd.DataFrame, scored: Scored) -> pd.DataFrame:
     out = df.copy(deep=False)
     for name, values, categories in scored.columns():
         out[name] = _categorical(values, categories) if categories is not None else values
+    # a new dict: the input frame's attrs are never modified
+    out.attrs = {**out.attrs, "b12labs": dict(scored.provenance)}
     return out
 
 
