@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from b12labs._models import MISSING_TOKENS
 
 # The machine is shared and noisy: no per-example deadline; CI gets a fixed seed database-free
 # run so a failure is reproducible from its printed example.
@@ -56,3 +61,27 @@ def nhanes() -> Path:
     if not folder.is_dir():
         pytest.skip(f"NHANES data folder not found at {folder} (set B12LABS_NHANES_DIR)")
     return folder
+
+
+def is_missing(cell: Any) -> bool:
+    """A batch cell that means "no result": None, NaN, pd.NA and the no-result texts
+    (compared trimmed, lower-cased), written out for the tests' own row-by-row reading."""
+    if isinstance(cell, str):
+        return cell.strip().lower() in MISSING_TOKENS
+    if cell is None or type(cell).__name__ == "NAType":  # pd.NA, without importing pandas
+        return True
+    return isinstance(cell, float | np.floating) and math.isnan(cell)
+
+
+def case(
+    panel: dict[str, Any],
+    status: Any,
+    findings: tuple[str, ...] = (),
+    steps: tuple[str, ...] = (),
+    absent: tuple[str, ...] = (),
+    *,
+    id: str,
+) -> Any:
+    """One row of a status-rule table: a panel, the status the spec gives, the finding and
+    next-step codes that must explain it, and codes that must not appear."""
+    return pytest.param(panel, status, findings, steps, absent, id=id)

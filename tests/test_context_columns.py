@@ -10,7 +10,6 @@ they are, header units by their definitions (1 month = 1/12 year, 1 week = 7 day
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 import b12labs
 from b12labs import B12LabsError, ColumnError
-from b12labs._models import MISSING_TOKENS
+from conftest import is_missing
 
 pd = pytest.importorskip("pandas")
 pa = pytest.importorskip("pyarrow")
@@ -43,19 +42,11 @@ EGFR_UNITS = {"": (1.0, 1.0), "mL/min/1.73m2": (1.0, 1.0), "mL/min/1.73 m²": (1
 EGFR_UNITS |= {"mL/s/1.73m2": (60.0, 1.0), "mL/s": (60.0, 1.0), "ml/s/1.73 m^2": (60.0, 1.0)}
 
 
-def missing(cell: Any) -> bool:
-    if isinstance(cell, str):
-        return cell.strip().lower() in MISSING_TOKENS
-    if cell is None or cell is pd.NA:
-        return True
-    return isinstance(cell, float | np.floating) and math.isnan(cell)
-
-
 def flag(cell: Any) -> Any:
     """A yes/no cell as interpret() takes it (an unreadable cell passes as it is)."""
     if isinstance(cell, list):
         return cell
-    if missing(cell):
+    if is_missing(cell):
         return None
     if isinstance(cell, bool | np.bool_):
         return bool(cell)
@@ -69,11 +60,11 @@ def code_list(cell: Any) -> Any:
     """A symptoms / risk-factors cell: Panel reads the text itself; missing is unknown."""
     if isinstance(cell, list | str):
         return cell  # "none" is none reported, blank and "N/A" unknown: Panel's reading
-    return None if missing(cell) else cell
+    return None if is_missing(cell) else cell
 
 
 def number(cell: Any, unit: tuple[float, float]) -> Any:
-    if missing(cell):
+    if is_missing(cell):
         return None
     try:
         value = float(cell.strip()) if isinstance(cell, str) else float(cell)
@@ -93,11 +84,11 @@ def row_kwargs(df: Any, keys: dict[str, str], pos: int, units: dict[str, Any]) -
         if isinstance(cell, np.generic):
             cell = cell.item()
         if key in ("b12", "holotc", "mma", "hcy", "folate"):
-            kwargs[key] = None if missing(cell) else cell
+            kwargs[key] = None if is_missing(cell) else cell
         elif key in ("age", "egfr"):
             kwargs[key] = number(cell, units[key])
         elif key == "sex":
-            kwargs[key] = None if missing(cell) else cell
+            kwargs[key] = None if is_missing(cell) else cell
         elif key in ("symptoms", "risk_factors"):
             kwargs[key] = code_list(cell)
         else:

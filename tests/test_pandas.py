@@ -38,8 +38,9 @@ import b12labs
 from b12labs import B12LabsError, ColumnError
 from b12labs._analytes import analyte_info
 from b12labs._equations import equation_constants
-from b12labs._models import MEASUREMENT_PATTERN, MISSING_TOKENS
+from b12labs._models import MEASUREMENT_PATTERN
 from b12labs._profile import compiled
+from conftest import is_missing
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
@@ -60,15 +61,6 @@ REL = 1e-9
 _MEASUREMENT = re.compile(MEASUREMENT_PATTERN, re.DOTALL)
 _TRUE_TEXT = frozenset({"yes", "true", "1"})
 _FALSE_TEXT = frozenset({"no", "false", "0"})
-
-
-def is_missing(cell: Any) -> bool:
-    """None, NaN, pd.NA and the no-result texts (compared trimmed, lower-cased)."""
-    if isinstance(cell, str):
-        return cell.strip().lower() in MISSING_TOKENS
-    if cell is None or cell is pd.NA:
-        return True
-    return isinstance(cell, float | np.floating) and math.isnan(cell)
 
 
 def has_own_unit(text: str) -> bool:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import b12labs
 from b12labs import Status
 from b12labs._rules import CB, FL, FOL, HCY, MMA, RuleState, Tri, catalog, decide
+from conftest import case
 
 DL = Status.DEFICIENCY_LIKELY
 BL = Status.BORDERLINE
@@ -53,18 +54,6 @@ RENAL_BY_CREATININE = {"creatinine": "2.0 mg/dL", "age": 70, "sex": "male"}
 
 def run(panel: dict[str, Any]) -> b12labs.Interpretation:
     return b12labs.interpret(**panel)
-
-
-def case(
-    panel: dict[str, Any],
-    status: Status,
-    findings: tuple[str, ...] = (),
-    steps: tuple[str, ...] = (),
-    absent: tuple[str, ...] = (),
-    *,
-    id: str,
-) -> Any:
-    return pytest.param(panel, status, findings, steps, absent, id=id)
 
 
 RULES = [

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import b12labs
 from b12labs import Status
 from b12labs._rules import RULES_VERSION, catalog
+from conftest import case
 
 DL = Status.DEFICIENCY_LIKELY
 BL = Status.BORDERLINE
@@ -47,18 +48,6 @@ HCY_HIGH = "40 umol/L"
 FOL_NORM = "20 nmol/L"
 FOL_LOW = "5 nmol/L"
 SYMPTOMS = ["paraesthesia", "ataxia"]
-
-
-def case(
-    panel: dict[str, Any],
-    status: Status,
-    findings: tuple[str, ...] = (),
-    steps: tuple[str, ...] = (),
-    absent: tuple[str, ...] = (),
-    *,
-    id: str,
-) -> Any:
-    return pytest.param(panel, status, findings, steps, absent, id=id)
 
 
 def check(
@@ -128,11 +117,6 @@ STEP_1 = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), STEP_1)
-def test_step_1_both_functional_markers(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
-
-
 # --------------------------------------------------------------------- 7.2 step 2
 # Nitrous oxide inactivates B12: serum B12 catches 20 to 50% of cases, MMA and homocysteine
 # 80 to 90% (domain-facts, Confounders); NICE NG239 names homocysteine when recreational
@@ -172,11 +156,6 @@ STEP_2 = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), STEP_2)
-def test_step_2_nitrous_oxide(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
-
-
 # --------------------------------------------------------------------- 7.2 step 4
 # Intrinsic-factor antibodies make common B12 assays read falsely normal in 22 to 35% of
 # untreated pernicious anaemia (Carmel & Agrawal, NEJM 2012; one small study).
@@ -203,11 +182,6 @@ STEP_4 = [
     case({"hcy": HCY_NORM, "risk_factors": ["pernicious_anaemia"], "symptoms": ["tremor"]}, BL,
          ("normal_b12_antibody_interference",), id="homocysteine alone, normal"),
 ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), STEP_4)
-def test_step_4_antibody_interference(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
 
 
 # --------------------------------------------------------------------- 7.2 step 3
@@ -239,11 +213,6 @@ STEP_3 = [
     case({"b12": B12_HIGH}, NI, ("b12_above_reference",), ("review_high_b12",),
          id="high B12 with no known treatment: review_high_b12 (7.3)"),
 ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), STEP_3)
-def test_step_3_recent_treatment(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
 
 
 def test_retest_sentence_never_suggests_stopping_or_delaying_treatment():
@@ -280,11 +249,6 @@ FLAGGED = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), FLAGGED)
-def test_step_5_flagged_mma(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
-
-
 # NICE NG239 prefers active B12 in pregnancy; total B12 falls by trimester (Abbassi-Ghanavati
 # 2009); about a third of pregnant women have raised MMA regardless of B12 (domain-facts).
 PREGNANCY = [
@@ -310,11 +274,6 @@ PREGNANCY = [
     case({"b12": B12_LOW, "pregnant": True, "mma": MMA_ELEV}, DL, ("first_line_low",),
          absent=("pregnancy_low_total_b12", "measure_holotc"), id="MMA raised -> DL"),
 ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), PREGNANCY)
-def test_pregnancy_and_active_b12(panel, status, findings, steps, absent):
-    check(panel, status, findings, steps, absent)
 
 
 # --------------------------------------------------------------------- interactions
@@ -360,8 +319,22 @@ INTERACTIONS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("panel", "status", "findings", "steps", "absent"), INTERACTIONS)
-def test_step_interactions(panel, status, findings, steps, absent):
+#: Every table above, by the part of decision-spec section 7 it checks.
+TABLES = {
+    "7.2 step 1": STEP_1, "7.2 step 2": STEP_2, "7.2 step 4": STEP_4, "7.2 step 3": STEP_3,
+    "7.2 step 5": FLAGGED, "7.1 pregnancy": PREGNANCY, "7.2 order": INTERACTIONS,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("panel", "status", "findings", "steps", "absent"),
+    [
+        pytest.param(*row.values, id=f"{part}: {row.id}")
+        for part, table in TABLES.items()
+        for row in table
+    ],
+)
+def test_rules_version_2_tables(panel, status, findings, steps, absent):
     check(panel, status, findings, steps, absent)
 
 

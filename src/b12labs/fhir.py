@@ -60,6 +60,7 @@ from ._models import (
     Symptom,
     coerce_measurement,
 )
+from ._models import _number as _checked_number
 from ._profile import TIE_TOLERANCE
 
 __all__ = [
@@ -908,16 +909,12 @@ def _measurement(obs: Mapping[str, Any], key: str) -> Measurement:
 
 
 def _number(obs: Mapping[str, Any], what: str, value: Any, unit: str) -> float:
+    """The value as a float, checked as Panel checks numbers; the error names ``obs``."""
     try:
-        if isinstance(value, bool):
-            raise ValueError(value)
-        return float(value)
-    except (TypeError, ValueError):
+        return _checked_number(value, what, unit, value)
+    except InvalidValueError as error:
         raise InvalidValueError(
-            f"{_label(obs)}: {what} value {value!r} is not a number",
-            analyte=what,
-            value=value,
-            unit=unit,
+            f"{_label(obs)}: {error.message}", analyte=what, value=value, unit=unit
         ) from None
 
 
