@@ -184,6 +184,9 @@ WHEN: dict[str, str] = {
     "limit.",
     "renal_function_unknown": "No eGFR (none given and none computable) and MMA or "
     "homocysteine is elevated.",
+    "egfr_not_computed": "Creatinine given, no eGFR given, and CKD-EPI 2021 could not be "
+    "computed: age or sex unknown, age under the equation's minimum (18), or the creatinine "
+    "censored ('<' or '>'). Kidney function then counts as unknown.",
     "folate_deficiency_pattern": "Homocysteine elevated, MMA normal, folate low.",
     "folate_unknown_high_homocysteine": "Homocysteine elevated, MMA normal, folate not given.",
     "folate_low": "Folate below the profile's folate limit.",

@@ -195,6 +195,21 @@ elevated = { above = 0.40, unit = "umol/L", source = "nice-ng239" }
 elevated = { above = 15, unit = "umol/L", source = "nice-ng239", evidnce = "confirmed" }
 """,
     ),
+    (
+        "a shipped profile's id on other thresholds (reserved ids)",
+        """\
+id = "nice-ng239"
+version = "1.0"
+title = "NICE NG239, our cut-offs"
+base = "nice-ng239"
+
+[sources.mylab]
+citation = "My laboratory handbook, 2025."
+
+[b12]
+low = { below = 150, unit = "ng/L", source = "mylab" }
+""",
+    ),
 )
 
 

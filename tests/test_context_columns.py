@@ -613,3 +613,70 @@ def test_rules_version_column_and_attrs():
     }
     assert out.attrs["source"] == "lab export"
     assert df.attrs == {"source": "lab export"}  # the input's attrs are untouched
+
+
+# ----------------------------------------------------------------------------- hardening
+# Issue 10: a context cell interpret() refuses is refused in a batch, with interpret()'s error.
+
+
+def panel_error(**kwargs: Any) -> str:
+    """``b12labs_error`` of a row whose scalar call raises: "<reason>: <message>"."""
+    with pytest.raises(B12LabsError) as info:
+        b12labs.interpret(**kwargs)
+    code = next(c for c, cls in ERROR_CODES.items() if cls is type(info.value))
+    return f"{code}: {info.value.message}"
+
+
+def test_a_boolean_sex_column_is_refused_not_read_as_male_and_female():
+    # it used to read True as male and False as female, and compute an eGFR with them
+    df = pd.DataFrame(
+        {"b12": ["150 pmol/L"] * 2, "creatinine": ["1 mg/dL"] * 2, "age": [50, 50],
+         "sex": [True, False]}
+    )  # fmt: skip
+    out = interpret_frame(df)
+    assert out["b12labs_error"].tolist() == [panel_error(sex=True), panel_error(sex=False)]
+    assert out["b12labs_egfr"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("key", "cells"),
+    [
+        ("sex", [b"f", "m"]),
+        ("pregnant", [b"yes", "no"]),
+        ("nitrous_oxide", [bytearray(b"1"), "0"]),
+        ("age", [b"50", "50"]),
+        ("egfr", [complex(50, 0), 50]),
+        ("pregnant", [complex(1, 0), True]),
+        ("symptoms", [b"tremor", "tremor"]),
+        ("risk_factors", [{"vegan": True}, "vegan"]),
+    ],
+)
+@pytest.mark.parametrize("whole", [False, True], ids=["mixed", "whole-column"])
+def test_context_cells_interpret_refuses(key: str, cells: list[Any], whole: bool):
+    if whole:
+        cells = [cells[0], cells[0]]
+    df = pd.DataFrame({"b12": ["150 pmol/L"] * 2, key: pd.Series(cells, dtype=object)})
+    out = interpret_frame(df)
+    assert out["b12labs_error"].iloc[0] == panel_error(b12="150 pmol/L", **{key: cells[0]})
+    if not whole:
+        assert out["b12labs_error"].iloc[1] == ""
+
+
+@pytest.mark.parametrize("key", ["sex", "pregnant", "symptoms"])
+def test_arrow_binary_context_columns_are_refused(key: str):
+    from b12labs._table import score_table
+
+    table = pa.table({"b12": pa.array(["150 pmol/L"] * 2), key: pa.array([b"f", None])})
+    names = table.schema.names
+    scored = score_table(names, lambda label: table.column(names.index(label)), 2)
+    errors = {name: (values, cats) for name, values, cats in scored.columns()}
+    values, categories = errors["b12labs_error"]
+    assert categories[values[0]] == panel_error(b12="150 pmol/L", **{key: b"f"})
+    assert categories[values[1]] == ""
+
+
+def test_text_that_is_not_valid_unicode_in_a_code_list_is_a_row_error():
+    df = pd.DataFrame({"b12": ["150 pmol/L"] * 2})
+    df["symptoms"] = pd.Series(["tremor", "\ud800"], dtype=object)
+    out = interpret_frame(df)
+    assert out["b12labs_error"].tolist() == ["", panel_error(symptoms="\ud800")]

@@ -1780,3 +1780,174 @@ def test_censored_egfr_at_the_renal_limit(comparator, impaired):
     panel = b12labs.fhir.panel_from_fhir([b12, egfr])
     result = b12labs.interpret(panel)
     assert result.patient.renal_impairment is impaired
+
+
+# ----------------------------------------------------------------------------- hardening
+# Issue 10: no traceback on any input. Input nested deeper than b12labs.fhir.MAX_DEPTH levels
+# is refused before it is read (it used to end in a RecursionError); results spread over more
+# than RESULT_WINDOW are refused (one panel is one point in time).
+
+
+def nested(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [10**4, 10**5])
+@pytest.mark.parametrize("as_text", [False, True], ids=["dict", "json"])
+def test_deeply_nested_input_is_refused(depth: int, as_text: bool) -> None:
+    data: Any = nested(depth, low_b12())
+    if as_text:
+        data = "[" * depth + json.dumps(low_b12()) + "]" * depth
+    with pytest.raises(FhirError, match="nested") as info:
+        read_fhir(data, today=TODAY)
+    assert str(b12labs.fhir.MAX_DEPTH) in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["value", "code", "bundle"])
+def test_deep_nesting_anywhere_in_a_resource_is_refused(where: str) -> None:
+    resource = low_b12()
+    if where == "value":
+        resource["valueQuantity"]["value"] = nested(5000)
+    elif where == "code":
+        resource["code"]["text"] = {"a": nested(5000)}
+    data: Any = searchset(patient(), resource)
+    if where == "bundle":  # Bundles inside Bundles
+        for _ in range(3000):
+            data = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": data}]}
+    with pytest.raises(FhirError, match="nested"):
+        read_fhir(data, today=TODAY)
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    data: Any = low_b12()
+    depth = 0
+    while True:  # lists around the Observation, as deep as the limit allows
+        deeper = [data]
+        if b12labs.fhir._depth(deeper) > b12labs.fhir.MAX_DEPTH:
+            break
+        data, depth = deeper, depth + 1
+    assert depth > 10
+    assert read_fhir(data, today=TODAY).used == {"b12": "Observation/b12"}
+
+
+def test_a_self_referencing_structure_is_refused() -> None:
+    resource = low_b12()
+    resource["code"]["self"] = resource["code"]  # a cycle: no JSON text can give this
+    with pytest.raises(FhirError, match="nested"):
+        read_fhir(resource, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("mma_date", "refused"),
+    [
+        ("2024-05-01", False),
+        ("2024-02-01", False),  # 90 days before: one point in time still
+        ("2024-01-31", True),  # 91 days
+        ("2023-05-01", True),
+        ("2024-02-01T23:30:00-05:00", False),  # calendar dates count: 1 February is 90 days
+        ("2024-01-31T23:59:59+14:00", True),  # local date 31 January: 91 days
+    ],
+)
+def test_results_spread_over_more_than_the_window_are_refused(mma_date: str, refused: bool):
+    resources = (low_b12(), obs("m", "13964-2", 0.3, "umol/L", date=mma_date))
+    if not refused:
+        assert read_at(*resources).used == {"b12": "Observation/b12", "mma": "Observation/m"}
+        return
+    with pytest.raises(FhirError) as info:
+        read_at(*resources)
+    message = str(info.value)
+    assert "Observation/b12" in message
+    assert "Observation/m" in message
+    assert "90 days" in message
+    assert dt.timedelta(days=90) == b12labs.fhir.RESULT_WINDOW
+
+
+@pytest.mark.parametrize("code", ["2160-0", "98979-8"])  # creatinine, eGFR: results too
+def test_kidney_results_count_in_the_window(code: str) -> None:
+    unit = "mg/dL" if code == "2160-0" else "mL/min/{1.73_m2}"
+    old = obs("k", code, 1.0 if code == "2160-0" else 80, unit, date="2023-01-01")
+    with pytest.raises(FhirError, match="Observation/k"):
+        read_at(low_b12(), old)
+
+
+def test_the_window_counts_results_used_not_those_replaced_or_excluded() -> None:
+    older = obs("b-old", "2132-9", 300, "ng/L", date="2022-01-01")  # replaced by the newer
+    wrong = obs("m-err", "13964-2", 0.3, "umol/L", date="2020-01-01", status="entered-in-error")
+    read = read_at(older, low_b12(), wrong)
+    assert read.used == {"b12": "Observation/b12"}
+
+
+def test_a_pregnancy_status_and_the_age_do_not_count_in_the_window() -> None:
+    age = obs("age", "30525-0", 40, "a", date="2023-01-01")
+    assert read_at(low_b12(), age).panel.age == 40
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("valueQuantity", [], "valueQuantity must be an object"),
+        ("status", ["final"], "status must be text"),
+        ("subject", "Patient/p1", "subject must be an object"),
+        ("effectivePeriod", {"start": 20240501}, "effectivePeriod.start must be text"),
+        ("component", [None], r"component\[0\] is null"),
+        ("valueBoolean", "true", "valueBoolean must be true or false"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_refused_naming_it(field: str, value: Any, message: str):
+    # these used to end in TypeError or AttributeError
+    with pytest.raises(FhirError, match=message) as info:
+        read_at(low_b12(**{field: value}))
+    assert "Observation/b12" in str(info.value)
+
+
+def test_a_bundle_entry_that_is_not_an_array_is_refused() -> None:
+    with pytest.raises(FhirError, match="entry must be an array"):
+        read_fhir({"resourceType": "Bundle", "type": "searchset", "entry": True}, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**5000), "150", [150], True],
+    ids=["1e400", "-1e5000", "text", "list", "bool"],
+)
+def test_a_value_that_is_not_a_usable_number_is_an_error_naming_the_observation(value: Any):
+    resource = low_b12()
+    resource["valueQuantity"]["value"] = value
+    with pytest.raises(B12LabsError, match="Observation/b12") as info:
+        read_at(resource)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("effectiveDateTime", "2024-13-01"),
+        ("effectiveDateTime", "yesterday"),
+        ("issued", ""),
+        ("effectiveDateTime", "0001-01-01T00:00:00+01:00"),  # year 0 in UTC
+    ],
+)
+def test_a_result_date_that_is_not_a_date_is_refused(field: str, text: str) -> None:
+    # it used to be skipped: the result then escaped the future and birth checks
+    with pytest.raises(FhirError, match="is not a FHIR date"):
+        read_at(low_b12(**{field: text}))
+
+
+def test_a_birth_date_that_is_not_a_date_is_refused() -> None:
+    with pytest.raises(FhirError, match="birthDate"):
+        read_at(patient(birth="1954-02-30"), low_b12())
+
+
+def test_a_pregnancy_condition_early_in_the_calendar_does_not_overflow() -> None:
+    condition = {
+        "resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]},
+        "onsetDateTime": "0001-01-02",
+    }  # fmt: skip
+    early = obs("b12", "2132-9", 150, "ng/L", date="0001-03-01")
+    read = read_fhir(searchset(condition, early), today=TODAY)
+    assert read.panel.pregnant is True

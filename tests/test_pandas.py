@@ -43,7 +43,7 @@ from b12labs._profile import compiled
 from conftest import is_missing
 
 pd = pytest.importorskip("pandas")
-pytest.importorskip("pyarrow")
+PA = pytest.importorskip("pyarrow")
 bpd = pytest.importorskip("b12labs.pandas")  # registers the df.b12labs accessor
 ERROR_CODES = bpd.ERROR_CODES
 interpret_frame = bpd.interpret_frame
@@ -602,6 +602,44 @@ def test_import_b12labs_does_not_import_pandas():
     assert done.returncode == 0, done.stderr
 
 
+_BLOCK = """
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):  # as if {name} were not installed
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == {name!r} or fullname.startswith({name!r} + "."):
+            raise ModuleNotFoundError(f"No module named {{fullname!r}}", name=fullname)
+        return None
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.mark.parametrize("missing", ["pandas", "pyarrow"])
+@pytest.mark.parametrize("how", ["import b12labs.pandas", "b12labs.interpret_frame"])
+def test_batch_import_without_pandas_says_how_to_install(missing: str, how: str):
+    code = _BLOCK.format(name=missing) + textwrap.dedent(
+        f"""
+        import b12labs
+        b12labs.interpret(b12="150 pmol/L")  # the single-panel API needs neither
+        try:
+            {how}
+        except ImportError as error:
+            assert type(error) is not ModuleNotFoundError or error.args[0] != (
+                "No module named {missing!r}"
+            ), "a bare ModuleNotFoundError"
+            assert isinstance(error.__cause__, ModuleNotFoundError), repr(error.__cause__)
+            print(error)
+        else:
+            raise SystemExit("no ImportError")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "b12labs[pandas]"' in done.stdout
+    assert missing in done.stdout
+
+
 def test_lazy_alias_and_accessor_give_the_same_frame():
     assert b12labs.interpret_frame is interpret_frame
     df = pd.DataFrame({"B12 (pg/mL)": ["<50", "350", None], "mma": [0.5, 0.2, 0.3]})
@@ -735,6 +773,32 @@ def test_creatinine_gives_egfr_like_the_scalar_call():
     assert out["b12labs_egfr"].iat[0] == pytest.approx(expected.patient.egfr, rel=REL)
     assert math.isnan(out["b12labs_egfr"].iat[2])  # censored creatinine: no eGFR
     assert math.isnan(out["b12labs_egfr"].iat[3])  # under 18: no eGFR
+
+
+@pytest.mark.parametrize("with_sex", [True, False])
+def test_a_creatinine_without_egfr_gives_the_finding_like_the_scalar_call(with_sex: bool):
+    # issue 10: a creatinine that gives no eGFR used to say nothing, in the batch and in
+    # interpret(); both now add egfr_not_computed (score() compares every row to interpret())
+    df = pd.DataFrame(
+        {
+            "b12": ["150 pmol/L"] * 6,
+            "creatinine (mg/dL)": [1.9, "<0.3", 2.5, 1.0, None, 1.0],
+            "age": [70, 70, 15, None, 70, 50],
+            "sex": ["f", "f", "m", "m", "f", None],
+            "egfr": [None, None, None, None, None, 80],
+        }
+    )
+    if not with_sex:
+        df = df.drop(columns="sex")
+    layout = Layout(value={k: k for k in ("b12", "age", "egfr")}, header={"creatinine": "mg/dL"})
+    layout.value["creatinine"] = "creatinine (mg/dL)"
+    if with_sex:
+        layout.value["sex"] = "sex"
+    out = score(df, layout)
+    flagged = ["egfr_not_computed" in f.split(";") for f in out["b12labs_findings"]]
+    # computed; censored; under 18; no age; no creatinine; eGFR given
+    assert flagged == ([False, True, True, True, False, False] if with_sex else
+                       [True, True, True, True, False, False])  # fmt: skip
 
 
 def test_columns_mapping_with_a_unit_column_key():
@@ -1130,7 +1194,8 @@ def test_pandas_nullable_and_arrow_dtypes():
     df = pd.DataFrame(
         {
             "b12": pd.array([150.0, pd.NA, 400.0, 90.0], dtype="Float64"),
-            "b12_unit": pd.array(["pmol/L", "pmol/L", pd.NA, "pg/mL"], dtype="string"),
+            # units= fills the blank unit cell; the others agree with it (ng/L is pg/mL)
+            "b12_unit": pd.array(["ng/L", "pmol/L", pd.NA, "pg/mL"], dtype="string"),
             "mma": pd.array(["0.5", pd.NA, "<0.1", "N/A"], dtype="string[pyarrow]"),
             "hcy": pd.array([12.0, None, 40.0, 8.0], dtype="double[pyarrow]"),
             "age": pd.array([70, pd.NA, 40, 16], dtype="Int64"),
@@ -1424,3 +1489,288 @@ def test_integer_column_labels_profile_objects_and_unknown_profiles():
         pd.testing.assert_frame_equal(by_object, by_id)
     with pytest.raises(b12labs.UnknownProfileError):
         interpret_frame(df, profile="no-such-profile", columns={"b12": 0})
+
+
+# ----------------------------------------------------------------------------- hardening
+# Issue 10: no wrong answer, no lost row, no traceback, on any input. Each defect below was
+# reproduced before its fix; the expected answers come from interpret() on the same cell.
+
+
+def scalar_error(**kwargs: Any) -> B12LabsError:
+    """The error interpret() raises for these keywords (it must raise one)."""
+    with pytest.raises(B12LabsError) as info:
+        b12labs.interpret(**kwargs)
+    return info.value
+
+
+def row_error(error: B12LabsError) -> str:
+    """The ``b12labs_error`` text of a row whose scalar call raises ``error``."""
+    code = next(c for c, cls in ERROR_CODES.items() if cls is type(error))
+    return f"{code}: {error.message}"
+
+
+def score_arrow(table: Any, **kwargs: Any) -> dict[str, list[Any]]:
+    """Score an Arrow table with the table core (the command line's path, no DataFrame)."""
+    from b12labs._table import score_table
+
+    names = list(table.schema.names)
+    scored = score_table(
+        names, lambda label: table.column(names.index(label)), table.num_rows, **kwargs
+    )
+    out: dict[str, list[Any]] = {}
+    for name, values, categories in scored.columns():
+        if categories is None:
+            out[name] = values.tolist()
+        else:
+            out[name] = [None if v < 0 else str(categories[v]) for v in values.tolist()]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs"),
+    [
+        (["b12", "b12"], {"columns": {"b12": "b12"}}),
+        (["x", "x"], {"columns": {"b12": "x"}}),
+        (["b12", "age", "age"], {}),
+        (["b12", "age", "age"], {"columns": {"age": "age"}}),
+        (["b12", "u", "u"], {"columns": {"b12_unit": "u"}}),
+        (["b12", "b12_unit", "b12_unit"], {}),
+    ],
+)
+def test_a_duplicate_label_that_is_read_is_a_column_error(labels: list[str], kwargs: Any):
+    cells = {"b12": "150 pmol/L", "x": "150 pmol/L", "age": 40, "u": "pmol/L"}
+    cells["b12_unit"] = "pmol/L"
+    df = pd.DataFrame([[cells[label] for label in labels]], columns=labels)
+    before = df.copy(deep=True)
+    with pytest.raises(ColumnError, match="appears 2 times") as info:
+        interpret_frame(df, units={"b12": "pmol/L"} if "u" not in labels else None, **kwargs)
+    assert "rename" in str(info.value)
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_a_duplicate_label_that_is_not_read_is_left_alone():
+    df = pd.DataFrame([["150 pmol/L", 1, 2]], columns=["b12", "note", "note"])
+    out = interpret_frame(df)
+    assert out["b12labs_error"].tolist() == [""]
+    assert list(out.columns[:3]) == ["b12", "note", "note"]
+
+
+@pytest.mark.parametrize("mapping", [{"b12": "x", "holotc": "x"}, {"b12": "x", "b12_unit": "x"}])
+def test_two_keys_mapped_to_one_column_is_a_column_error(mapping: dict[str, str]):
+    df = pd.DataFrame({"x": ["150 pmol/L"]})
+    with pytest.raises(ColumnError, match="both map to 'x'"):
+        interpret_frame(df, columns=mapping)
+
+
+@pytest.mark.parametrize("unit", [5, 1.5, b"pmol/L", ["pmol/L"], "", "  "])
+def test_a_units_value_that_is_not_a_unit_text_is_a_column_error(unit: Any):
+    df = pd.DataFrame({"b12": [150, 300]})
+    with pytest.raises(ColumnError, match="units=") as info:
+        interpret_frame(df, units={"b12": unit})
+    assert info.value.analyte == "b12"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"columns": {5: "b12"}},
+        {"columns": {None: "b12"}},
+        {"columns": {"b12": ["b12"]}},
+        {"units": {5: "pmol/L"}},
+    ],
+)
+def test_arguments_with_keys_or_labels_of_the_wrong_kind_are_column_errors(kwargs: Any):
+    df = pd.DataFrame({"b12": ["150 pmol/L"]})
+    with pytest.raises(ColumnError):
+        interpret_frame(df, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"columns": ["b12"]}, {"units": "pmol/L"}, {"units": 5}])
+def test_columns_and_units_that_are_not_mappings_are_a_type_error(kwargs: Any):
+    df = pd.DataFrame({"b12": ["150 pmol/L"]})
+    with pytest.raises(TypeError, match="mapping"):
+        interpret_frame(df, **kwargs)
+
+
+HUGE = (10**30, 10**400, 10**5000)  # beyond int64; beyond float; beyond repr()'s digit limit
+
+
+@pytest.mark.parametrize("huge", HUGE, ids=["1e30", "1e400", "1e5000"])
+@pytest.mark.parametrize("key", ["b12", "creatinine", "age", "egfr", "pregnant", "sex"])
+def test_huge_python_integers_are_row_errors(key: str, huge: int):
+    good = {"b12": 150, "creatinine": 1.0, "age": 50, "egfr": 90, "pregnant": 1, "sex": "f"}
+    df = pd.DataFrame({"b12": [150, 150], key: pd.Series([huge, good[key]], dtype=object)})
+    before = df.copy(deep=True)
+    units = {"b12": "pmol/L", "creatinine": "mg/dL"}
+    out = interpret_frame(df, units={k: units[k] for k in ("b12", key) if k in units})
+    pd.testing.assert_frame_equal(df, before)
+    errors = out["b12labs_error"].tolist()
+    assert errors[0].split(":")[0] in ERROR_CODES, errors
+    assert errors[1] == "", errors
+    assert key in errors[0]
+    assert len(errors[0]) < 1000  # a 5000-digit number is not spelled out
+    if huge == 10**30 and key in ("b12", "age", "egfr"):  # interpret() reads 1e30: same error
+        scalar_in = {"b12": (huge, "pmol/L")} if key == "b12" else {key: huge}
+        assert errors[0] == row_error(scalar_error(**scalar_in))
+
+
+def test_a_huge_integer_in_a_unit_column_is_a_row_error():
+    df = pd.DataFrame(
+        {"b12": [150, 150], "b12_unit": pd.Series([10**5000, "pmol/L"], dtype=object)}
+    )
+    out = interpret_frame(df)
+    assert out["b12labs_error"].iloc[0].startswith("unknown_unit: ")
+    assert out["b12labs_error"].iloc[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"), [([2**53 + 1, 150], "int64"), ([2**64 - 1, 150], "uint64")]
+)
+def test_wide_arrow_integers_through_the_table_core(values: list[int], kind: str):
+    good = {"b12": 150, "creatinine": 1, "age": 50, "egfr": 90, "pregnant": 1}
+    for key, cell in good.items():
+        columns = {"b12": PA.array([150, 150]), key: PA.array([values[0], cell], kind)}
+        out = score_arrow(PA.table(columns), units={"b12": "pmol/L", "creatinine": "mg/dL"})
+        assert out["b12labs_error"][0].startswith(("implausible_value: ", "invalid_value: "))
+        assert f" {key}: " in out["b12labs_error"][0]
+        assert out["b12labs_error"][1] == ""
+
+
+@pytest.mark.parametrize("dtype", ["uint64", "UInt64", "uint64[pyarrow]"])
+def test_uint64_columns(dtype: str):
+    df = pd.DataFrame({"b12": pd.Series([2**64 - 1, 150], dtype=dtype), "age": [40, 50]})
+    out = score(df, Layout(value={"b12": "b12", "age": "age"}, fixed={"b12": "pmol/L"}),
+                units={"b12": "pmol/L"})  # fmt: skip
+    assert out["b12labs_error"].iloc[0].startswith("implausible_value: ")
+
+
+# cells interpret() refuses, which a batch used to read (as missing, or as a number)
+REFUSED_TEXTS = ("-nan", "nan(1)", "+nan", "-NaN", "nan()", "NAN(0x1)")
+REFUSED_OBJECTS = (complex(150, 0), complex(1, 2), b"150", bytearray(b"150"), {"v": 150})
+
+
+@pytest.mark.parametrize("cell", [*REFUSED_TEXTS, *REFUSED_OBJECTS], ids=repr)
+@pytest.mark.parametrize("alone", [True, False], ids=["whole-column", "mixed"])
+def test_a_cell_interpret_refuses_is_the_same_row_error(cell: Any, alone: bool):
+    cells = [cell, cell] if alone else [cell, "150"]
+    df = pd.DataFrame({"b12": pd.Series(cells, dtype=object)})
+    out = interpret_frame(df, units={"b12": "pmol/L"})
+    scalar_in = f"{cell} pmol/L" if isinstance(cell, str) else (cell, "pmol/L")
+    assert out["b12labs_error"].iloc[0] == row_error(scalar_error(b12=scalar_in))
+    assert pd.isna(out["b12labs_status"].iloc[0])
+
+
+@pytest.mark.parametrize("cell", REFUSED_TEXTS)
+def test_a_text_nan_age_or_egfr_is_the_panel_error(cell: str):
+    for key in ("age", "egfr"):
+        df = pd.DataFrame({"b12": ["150 pmol/L"], key: [cell]})
+        out = interpret_frame(df)
+        assert out["b12labs_error"].iloc[0] == row_error(scalar_error(**{key: cell}))
+
+
+def test_a_complex_column_is_refused_cell_by_cell():
+    df = pd.DataFrame({"b12": np.array([150 + 0j, 1 + 2j]), "age": np.array([40 + 0j, 50])})
+    out = interpret_frame(df, units={"b12": "pmol/L"})
+    for row in range(2):
+        expected = scalar_error(b12=(complex(df["b12"].iloc[row]), "pmol/L"))
+        assert out["b12labs_error"].iloc[row] == row_error(expected)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        lambda: pd.Series([b"150", b"200"]),
+        lambda: pd.Series([b"150", None], dtype=pd.ArrowDtype(PA.binary())),
+        lambda: pd.Series(["150", "\ud800"], dtype=object),  # not valid Unicode
+        lambda: pd.Series(["150", "\ud800"], dtype="string[python]"),
+        lambda: pd.Series(pd.period_range("2020-01", periods=2, freq="M")),
+        lambda: pd.Series(pd.interval_range(0, 2)),
+        lambda: pd.Series([[150], [200]], dtype=pd.ArrowDtype(PA.list_(PA.int64()))),
+    ],
+    ids=["bytes", "arrow-binary", "surrogate", "surrogate-string", "period", "interval", "list"],
+)
+def test_columns_of_objects_interpret_refuses(column: Any):
+    df = pd.DataFrame({"b12": column()})
+    before = df.copy(deep=True)
+    out = interpret_frame(df, units={"b12": "pmol/L"})
+    assert len(out) == 2
+    for row, cell in enumerate(df["b12"].tolist()):
+        if is_missing(cell):
+            continue
+        if isinstance(cell, str) and cell.isascii():
+            assert out["b12labs_error"].iloc[row] == ""
+            continue
+        scalar_in = f"{cell} pmol/L" if isinstance(cell, str) else (cell, "pmol/L")
+        assert out["b12labs_error"].iloc[row] == row_error(scalar_error(b12=scalar_in))
+    pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        lambda: PA.array([b"150", b"\xff"], PA.binary()),
+        lambda: PA.array([[150], None]),
+        lambda: PA.array([{"v": 150}, None]),
+        lambda: PA.array([1, 2], PA.timestamp("s")),
+    ],
+    ids=["binary", "list", "struct", "timestamp"],
+)
+def test_arrow_columns_of_other_types_through_the_table_core(array: Any):
+    out = score_arrow(PA.table({"b12": array()}), units={"b12": "pmol/L"})
+    assert out["b12labs_error"][0].startswith("invalid_value: b12: ")
+    assert len(out["b12labs_status"]) == 2
+
+
+# units= and a unit column (docs/batch.md, "Units"): a unit stated twice must agree
+
+
+def test_units_argument_fills_the_blank_cells_of_a_unit_column():
+    df = pd.DataFrame({"b12": [150, 300, 400], "b12_unit": ["pg/mL", None, "ng/L"]})
+    out = interpret_frame(df, units={"b12": "pg/mL"})  # ng/L is pg/mL: they agree
+    expected = [b12labs.interpret(b12=(v, "pg/mL")) for v in (150, 300, 400)]
+    assert out["b12labs_status"].astype(str).tolist() == [r.status.value for r in expected]
+    assert out["b12labs_b12_value"].tolist() == pytest.approx(
+        [r.markers["b12"].value for r in expected], rel=REL
+    )
+
+
+def test_units_argument_disagreeing_with_the_unit_column_is_a_column_error():
+    # used to be silently ignored on the rows whose unit cell was filled
+    df = pd.DataFrame({"b12": [150, 300, 400], "b12_unit": ["pmol/L", None, "pmol/L"]})
+    before = df.copy(deep=True)
+    with pytest.raises(ColumnError) as info:
+        interpret_frame(df, units={"b12": "pg/mL"})
+    message = str(info.value)
+    for part in ("'pg/mL'", "'pmol/L'", "b12_unit"):
+        assert part in message
+    assert "2 rows" in message
+    assert info.value.analyte == "b12"
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_a_unit_column_cell_of_a_row_without_result_is_not_a_conflict():
+    df = pd.DataFrame({"b12": [150, None], "b12_unit": ["pg/mL", "pmol/L"]})
+    out = interpret_frame(df, units={"b12": "pg/mL"})
+    assert out["b12labs_error"].tolist() == ["", ""]
+
+
+def test_units_argument_disagreeing_with_the_header_is_a_column_error():
+    df = pd.DataFrame({"B12 (pmol/L)": [150, 300]})
+    with pytest.raises(ColumnError, match="header"):
+        interpret_frame(df, units={"b12": "pg/mL"})
+    # the same unit in other words is no conflict
+    out = interpret_frame(pd.DataFrame({"B12 (pg/mL)": [150]}), units={"b12": "ng/L"})
+    assert out["b12labs_error"].tolist() == [""]
+
+
+def test_a_unit_in_the_cell_still_wins_over_units_and_the_unit_column():
+    df = pd.DataFrame({"b12": ["150 pmol/L", "150"], "b12_unit": ["pg/mL", "pg/mL"]})
+    out = interpret_frame(df, units={"b12": "pg/mL"})
+    assert out["b12labs_b12_value"].tolist() == pytest.approx([150.0, 150 / 1.35537], rel=REL)
+
+
+def test_an_unknown_unit_in_the_unit_column_stays_a_row_error_with_units():
+    df = pd.DataFrame({"b12": [150, 300], "b12_unit": ["bananas", None]})
+    out = interpret_frame(df, units={"b12": "pmol/L"})
+    assert out["b12labs_error"].iloc[0] == row_error(scalar_error(b12=(150, "bananas")))
+    assert out["b12labs_error"].iloc[1] == ""

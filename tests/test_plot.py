@@ -375,6 +375,33 @@ def test_cohort_threshold_lines_at_the_converted_profile_values(
     assert f"{profile} {b12labs.get_profile(profile).version}" in ax.get_title()
 
 
+def test_cohort_draws_the_age_specific_mma_limit(cohort_frame: Any) -> None:
+    # issue 10: only 0.40 umol/L was drawn, but under nice-ng239 the limit is 0.46 umol/L
+    # from age 65 (Danish age-specific reference interval), which is how the frame was scored
+    fig = plot.cohort(cohort_frame, profile="nice-ng239")
+    default = by_gid(fig, "b12labs-mma-elevated")
+    older = by_gid(fig, "b12labs-mma-elevated-from-65")
+    assert list(default.get_ydata()) == [approx(0.40)] * 2
+    assert list(older.get_ydata()) == [approx(0.46)] * 2
+    assert list(older.get_xdata()) == [0, 1]  # horizontal, across the plot
+    assert "under 65" in default.get_label()
+    assert "65 and over" in older.get_label()
+    assert "0.46" in older.get_label()
+    assert older.get_linestyle() != default.get_linestyle()
+    (ax,) = fig.axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert older.get_label() in legend
+    assert default.get_label() in legend
+    y_low, y_high = ax.get_ylim()
+    assert y_low < 0.40 < 0.46 < y_high
+    for profile in ("mayo-cascade", "labcorp-cascade", "population-survey"):  # no age limit
+        other = plot.cohort(cohort_frame, profile=profile)
+        assert (
+            other.findobj(lambda a: str(a.get_gid()).startswith("b12labs-mma-elevated-from-")) == []
+        )
+        assert "under" not in by_gid(other, "b12labs-mma-elevated").get_label()
+
+
 def test_cohort_nice_b12_low_line_is_132_8_pmol_per_l(cohort_frame: Any) -> None:
     line = by_gid(plot.cohort(cohort_frame), "b12labs-b12-low")
     assert line.get_xdata()[0] == pytest.approx(180 * 1000 / 1355.37)

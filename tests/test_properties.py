@@ -406,6 +406,7 @@ STATE_FIELDS = {
     "below_guideline_age": [False, True],
     "autoimmune_gastritis": [False, True],
     "research_profile": [False, True],
+    "egfr_not_computed": [False, True],
 }
 
 

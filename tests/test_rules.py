@@ -448,6 +448,7 @@ STATES = st.builds(
     below_guideline_age=st.booleans(),
     autoimmune_gastritis=st.booleans(),
     research_profile=st.booleans(),
+    egfr_not_computed=st.booleans(),
 )
 
 
@@ -457,9 +458,9 @@ def test_every_code_decide_emits_is_in_the_catalog(state):
 
 
 @given(STATES, st.sampled_from(Tri), st.sampled_from(Tri), st.sampled_from(CB), st.booleans(),
-       st.booleans())  # fmt: skip
+       st.booleans(), st.booleans())  # fmt: skip
 def test_status_neutral_context_never_changes_the_status(
-    state, symptoms, risks, cb12, young, research
+    state, symptoms, risks, cb12, young, research, no_egfr
 ):
     # decision-spec 3 and 7.3: these findings "never change the status but must be reported".
     # Rules version 2 lets recent treatment, nitrous oxide, a flagged MMA and folate (step 1)
@@ -471,6 +472,7 @@ def test_status_neutral_context_never_changes_the_status(
         cb12=cb12,
         below_guideline_age=young,
         research_profile=research,
+        egfr_not_computed=no_egfr,
     )
     assert decide(changed).status == decide(state).status
 
@@ -494,3 +496,44 @@ def test_markedly_elevated_mma_with_renal_impairment_is_not_called_mild():
     assert "mma_markedly_elevated" in result.finding_codes
     renal = next(f for f in result.findings if f.code == "mma_may_reflect_renal_impairment")
     assert "not markedly" not in renal.message
+
+
+# ----------------------------------------------------------------------------- eGFR not computed
+# Issue 10: a creatinine that gives no eGFR used to say nothing. CKD-EPI 2021 needs an exact
+# creatinine, age (adults: 18 and over) and sex; without them kidney function stays unknown,
+# and the result says why.
+
+CREATININE = "1.0 mg/dL"
+NO_EGFR = [
+    pytest.param({"creatinine": CREATININE}, id="no age, no sex"),
+    pytest.param({"creatinine": CREATININE, "age": 50}, id="no sex"),
+    pytest.param({"creatinine": CREATININE, "sex": "female"}, id="no age"),
+    pytest.param({"creatinine": CREATININE, "age": 16, "sex": "male"}, id="age under 18"),
+    pytest.param({"creatinine": "<0.5 mg/dL", "age": 50, "sex": "male"}, id="censored"),
+]
+
+
+@pytest.mark.parametrize("context", NO_EGFR)
+@pytest.mark.parametrize("markers", [{"b12": B12_NORM}, {"b12": B12_IND, "mma": MMA_ELEV}])
+def test_creatinine_without_an_egfr_says_so(context: dict[str, Any], markers: dict[str, Any]):
+    result = run({**markers, **context})
+    assert result.patient.egfr is None
+    assert "egfr_not_computed" in result.finding_codes
+    # a finding that never changes the status
+    without = run({**markers, **{k: v for k, v in context.items() if k != "creatinine"}})
+    assert result.status is without.status
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        pytest.param({"creatinine": CREATININE, "age": 50, "sex": "male"}, id="computed"),
+        pytest.param({"creatinine": CREATININE, "egfr": 75}, id="eGFR given"),
+        pytest.param({"creatinine": "<0.5 mg/dL", "egfr": 75}, id="censored, eGFR given"),
+        pytest.param({"age": 50}, id="no creatinine"),
+    ],
+)
+def test_no_egfr_not_computed_finding_when_egfr_is_known_or_no_creatinine(
+    context: dict[str, Any],
+):
+    assert "egfr_not_computed" not in run({"b12": B12_NORM, **context}).finding_codes

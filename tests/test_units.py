@@ -459,3 +459,76 @@ def test_alias_target_is_a_concentration_to_plain_pint(
 )
 def test_normalize_unit_text_writes_micro_as_u_and_drops_spaces(text: str, expected: str) -> None:
     assert _units.normalize_unit_text(text) == expected
+
+
+# --------------------------------------------------------------------------- exact table factors
+
+TABLE_ANALYTES = ("b12", "holotc", "mma", "hcy", "folate", "creatinine")
+
+
+@pytest.mark.parametrize("analyte", TABLE_ANALYTES)
+@pytest.mark.parametrize("code", _units._LAB_UNITS)
+def test_table_factors_equal_an_independent_pint_registry(
+    analyte: str, code: str, ureg: pint.UnitRegistry
+) -> None:
+    """The table's factors are computed without pint (exact arithmetic on SI prefixes and
+    the molar mass); they agree with pint to rounding."""
+    canonical = {**CANONICAL_UNIT, "creatinine": "mg/dL"}[analyte]
+    molar_mass = {**MOLAR_MASS, "creatinine": 113.12}[analyte]
+    one = ureg.Quantity(1.0, code)
+    target = ureg.Quantity(1.0, canonical)
+    if one.dimensionality != target.dimensionality:
+        if molar_mass is None:
+            with pytest.raises(b12labs.IncompatibleUnitError):
+                _units.canonical_factor(analyte, code)
+            return
+        mass = ureg.Quantity(molar_mass, "g/mol")
+        one = one / mass if one.check("[mass]/[length]**3") else one * mass
+    expected = one.to(target.units).magnitude
+    assert _units.canonical_factor(analyte, code) == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("analyte", "spelling", "same_as"),
+    [
+        ("b12", "picomole/liter", "pmol/L"),
+        ("b12", "pg/cm^3", "pg/mL"),
+        ("b12", "nanogram / liter", "ng/L"),
+        ("mma", "micromole/liter", "umol/L"),
+        ("mma", "nmol/cm**3", "umol/L"),
+        ("folate", "nanogram/milliliter", "ng/mL"),
+    ],
+)
+def test_pint_spellings_give_the_table_factor_to_the_last_bit(
+    analyte: str, spelling: str, same_as: str
+) -> None:
+    """A spelling only pint reads is snapped to the table's exact factor: every spelling of a
+    unit gives the same answer, and a cached spelling the same as a fresh parse."""
+    assert _units.canonical_factor(analyte, spelling) == _units.canonical_factor(analyte, same_as)
+
+
+@pytest.mark.parametrize("unit", ["pmol/L%", "percent*pmol/L", "ppm*g/L", "pmol/L/count"])
+def test_a_concentration_scaled_by_a_pure_number_is_refused(unit: str) -> None:
+    with pytest.raises(b12labs.IncompatibleUnitError, match="pure number"):
+        b12labs.convert(100, unit, "pmol/L", analyte="b12")
+
+
+def test_table_spellings_never_load_pint() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, b12labs\n"
+        "for u in ('pg/mL', 'PG/ML', 'µmol/l', 'nM', 'mg/dL', 'NG/ML'):\n"
+        "    b12labs.convert(1.0, u, 'pmol/L', analyte='b12')\n"
+        "b12labs.accepted_units('holotc')\n"
+        "try:\n"
+        "    b12labs.interpret(holotc='50 pg/mL')\n"
+        "except b12labs.IncompatibleUnitError:\n"
+        "    pass\n"
+        "print('pint' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"

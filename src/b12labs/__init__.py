@@ -8,6 +8,7 @@
 Decision support, not a diagnosis. See the README and docs/ for the rules and sources.
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._analytes import Analyte
@@ -47,6 +48,10 @@ from ._models import (
 from ._profile import Profile, Source, Threshold, get_profile, list_profiles, load_profile
 from ._units import accepted_units, convert
 from ._version import __version__
+
+# The library's logger: silent unless the application configures logging. b12labs logs what
+# it would otherwise swallow (an unreadable or invalid unit cache), never a patient's data.
+logging.getLogger("b12labs").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .pandas import interpret_frame

@@ -64,10 +64,12 @@ def analyte_info(key: str) -> AnalyteInfo:
     """Return the metadata of ``key`` (a marker or ``"creatinine"``)."""
     try:
         return _all_info()[key]
-    except KeyError:
-        from ._exceptions import InvalidValueError
+    except (KeyError, TypeError):  # TypeError: an unhashable key
+        from ._exceptions import InvalidValueError, brief
 
         known = ", ".join(_all_info())
         raise InvalidValueError(
-            f"unknown analyte {key!r}; known analytes: {known}", analyte=str(key)
+            f"unknown analyte {brief(key)}; known analytes: {known}",
+            analyte=key if isinstance(key, str) else None,
+            value=key,
         ) from None

@@ -18,10 +18,19 @@ Every error is a :class:`ValueError`, so code that already guards user input wit
     │                                 with no unit anywhere)
     └── FhirError                     FHIR input that is not usable resources (not JSON,
                                       no resourceType, several Patients)
+
+The public API raises nothing else, except :class:`TypeError` for a wrong call shape (an
+unexpected keyword argument, a panel given together with keyword results, a panel that is
+neither a Panel nor a mapping), as Python itself does (docs/concepts.md, "Contracts").
+
+The classes are defined here but belong to the public ``b12labs`` namespace: their
+``__module__`` is ``"b12labs"``, so tracebacks and reprs show ``b12labs.UnitError``, and
+pickling refers to ``b12labs.UnitError``.
 """
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = [
@@ -37,6 +46,34 @@ __all__ = [
     "UnknownProfileError",
     "UnknownUnitError",
 ]
+
+
+#: Characters of a text shown in an error message; longer texts are cut and their length given.
+SHOWN_CHARACTERS = 40
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = SHOWN_CHARACTERS + 2
+_REPR.maxother = SHOWN_CHARACTERS
+_REPR.maxlong = SHOWN_CHARACTERS
+
+
+def brief(value: Any) -> str:
+    """The repr of ``value`` for an error message, cut to about 40 characters.
+
+    Never raises: an integer too long to print, or an object whose repr fails, is described
+    by its type. Messages stay short whatever the input; the error's ``value`` attribute
+    keeps the value as given.
+    """
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARACTERS:
+            return repr(value)
+        return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    try:
+        return _REPR.repr(value)
+    except Exception:  # a failing __repr__, or an int too long to print inside a container
+        return f"<{type(value).__name__} object>"
 
 
 class B12LabsError(ValueError):
@@ -56,6 +93,10 @@ class B12LabsError(ValueError):
         value: Any = None,
         unit: str | None = None,
     ) -> None:
+        if not message.isascii():
+            # A lone surrogate copied from the input cannot be encoded (nor printed, nor
+            # passed through pydantic): it is written as an escape, the rest unchanged.
+            message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.message = message
         self.analyte = analyte
@@ -114,3 +155,20 @@ class ColumnError(B12LabsError):
 
 class FhirError(B12LabsError):
     """FHIR input that is not usable resources (see :mod:`b12labs.fhir`)."""
+
+
+for _cls in (
+    B12LabsError,
+    UnitError,
+    UnknownUnitError,
+    IncompatibleUnitError,
+    InvalidValueError,
+    ImplausibleValueError,
+    ProfileError,
+    InvalidProfileError,
+    UnknownProfileError,
+    ColumnError,
+    FhirError,
+):
+    _cls.__module__ = "b12labs"
+del _cls

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._analytes import MARKERS, analyte_info
 from ._equations import cb12_value, egfr_ckd_epi_2021, equation_constants
-from ._exceptions import InvalidValueError
+from ._exceptions import InvalidValueError, brief
 from ._models import (
     Category,
     CB12Band,
@@ -25,6 +25,7 @@ from ._models import (
     RiskFactor,
     Status,
     coerce_measurement,
+    unexpected_keyword,
 )
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
 from ._rules import CB, RULES_VERSION, RuleState, Tri, catalog, decide, reduce_range
@@ -80,18 +81,32 @@ def interpret(
         UnitError: a unit that is unknown or not a concentration of the analyte.
         InvalidValueError: a value that is not a usable number (ImplausibleValueError when
             it lies outside the analyte's plausible range: check the unit).
-        UnknownProfileError: no shipped profile has that id.
-        TypeError: both a panel and keyword results were given.
+        UnknownProfileError: no shipped profile has that id (or ``profile`` is neither an id
+            nor a Profile).
+        InvalidProfileError: a Profile that fails validation.
+        TypeError: a wrong call shape: an unexpected keyword argument (or mapping key), both
+            a panel and keyword results, or a panel that is neither a Panel nor a mapping.
     """
     if panel is None:
+        if not kwargs.keys() <= _PANEL_FIELDS:
+            unknown = next(k for k in kwargs if k not in _PANEL_FIELDS)
+            raise unexpected_keyword("interpret()", unknown, _ACCEPTED, "keyword argument")
         panel = Panel(**kwargs)
     elif kwargs:
         raise TypeError("interpret() takes a Panel or keyword results, not both")
     elif not isinstance(panel, Panel):
         if not isinstance(panel, Mapping):
             raise TypeError(f"interpret() expects a Panel or a mapping, not {type(panel).__name__}")
+        unknown_keys = [k for k in panel if k not in _PANEL_FIELDS]
+        if unknown_keys:
+            raise unexpected_keyword("interpret()", unknown_keys[0], _ACCEPTED, "panel key")
         panel = Panel(**panel)
     return _interpret(panel, compiled(profile))
+
+
+#: The fields of a Panel: interpret()'s keywords and a panel mapping's keys.
+_ACCEPTED: tuple[str, ...] = tuple(Panel.model_fields)
+_PANEL_FIELDS: frozenset[str] = frozenset(_ACCEPTED)
 
 
 def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
@@ -165,6 +180,7 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
         ),
         autoimmune_gastritis=risks is not None and RiskFactor.AUTOIMMUNE_GASTRITIS in risks,
         research_profile=cp.research,
+        egfr_not_computed=panel.creatinine is not None and egfr is None,
     )
     status, summary, findings, next_steps = _resolved(state)
     profile = cp.profile
@@ -274,7 +290,7 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
     reproduced but were not confirmed in the source (docs/sources.md).
 
     Raises:
-        InvalidValueError: a censored or unusable value.
+        InvalidValueError: a censored or unusable value, or an unusable age (None included).
         UnitError: a unit that is not a concentration of the analyte.
     """
     values: dict[str, float] = {}
@@ -284,7 +300,7 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
         measurement = coerce_measurement(given, analyte)
         if measurement is None:
             raise InvalidValueError(
-                f"{analyte}: cB12 needs a value, got {given!r}", analyte=analyte
+                f"{analyte}: cB12 needs a value, got {brief(given)}", analyte=analyte
             )
         if measurement.censor is not None:
             raise InvalidValueError(
@@ -296,7 +312,10 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
             )
         values[analyte] = measurement.value * canonical_factor(analyte, measurement.unit)
     checked = Panel(age=age).age
-    assert checked is not None
+    if checked is None:
+        raise InvalidValueError(
+            "age: cB12 needs the age in years, got None", analyte="age", value=age
+        )
     return float(cb12_value(values["holotc"], values["b12"], values["mma"], values["hcy"], checked))
 
 

@@ -7,19 +7,27 @@ the unit and what would be accepted, even when raised from inside pydantic valid
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._analytes import Analyte, analyte_info
-from ._exceptions import B12LabsError, ImplausibleValueError, InvalidValueError, UnitError
-from ._units import accepted_units, canonical_factor
+from ._exceptions import (
+    B12LabsError,
+    ImplausibleValueError,
+    InvalidValueError,
+    UnitError,
+    brief,
+)
+from ._units import MAX_UNIT_LENGTH, accepted_units, canonical_factor, check_unit_text
 
 __all__ = [
     "Analyte",
@@ -43,26 +51,100 @@ __all__ = [
 ]
 
 
-class _Frozen(BaseModel):
-    """Frozen model whose constructor re-raises b12labs errors unwrapped.
+#: Set while pydantic's own validation API (``model_validate``, ``model_validate_json``,
+#: ``model_validate_strings``) runs: pydantic calls a model's ``__init__`` from there, and
+#: that call keeps pydantic's ValidationError, as pydantic users expect.
+PYDANTIC_API: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "b12labs_pydantic_api", default=False
+)
+
+
+class PydanticAPI(BaseModel):
+    """Base of models whose constructor raises b12labs errors: marks pydantic's own
+    validation API (see :data:`PYDANTIC_API`)."""
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        token = PYDANTIC_API.set(True)
+        try:
+            return super().model_validate(obj, **kwargs)
+        finally:
+            PYDANTIC_API.reset(token)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        token = PYDANTIC_API.set(True)
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        finally:
+            PYDANTIC_API.reset(token)
+
+    @classmethod
+    def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
+        token = PYDANTIC_API.set(True)
+        try:
+            return super().model_validate_strings(obj, **kwargs)
+        finally:
+            PYDANTIC_API.reset(token)
+
+
+class _Frozen(PydanticAPI):
+    """Frozen model whose constructor raises b12labs errors, never pydantic's.
 
     pydantic wraps any ValueError raised by a validator in a ValidationError; b12labs errors
     are ValueErrors, so the original (with its structured fields) is dug out and re-raised.
-    ``model_validate`` and JSON parsing keep pydantic's ValidationError, as pydantic users
-    expect; its message contains the b12labs message.
+    An unknown keyword is a TypeError, as for any Python call; any other field pydantic
+    refuses is an InvalidValueError naming the field. ``model_validate`` and JSON parsing
+    keep pydantic's ValidationError, as pydantic users expect.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, /, **data: Any) -> None:
+        if PYDANTIC_API.get():  # called by model_validate: pydantic's errors, unchanged
+            token = PYDANTIC_API.set(False)  # constructors that validators call: as usual
+            try:
+                super().__init__(**data)
+            finally:
+                PYDANTIC_API.reset(token)
+            return
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            for error in exc.errors():
-                original = error.get("ctx", {}).get("error")
-                if isinstance(original, B12LabsError):
-                    raise original from None
-            raise
+            raise library_error(type(self).__name__, exc, tuple(type(self).model_fields)) from None
+
+
+def unexpected_keyword(call: str, key: Any, accepted: tuple[str, ...], what: str) -> TypeError:
+    """The TypeError of a call given a keyword (or mapping key) it does not take."""
+    import difflib  # an error path: kept out of `import b12labs`
+
+    close = difflib.get_close_matches(key.lower(), accepted, n=1) if isinstance(key, str) else []
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return TypeError(
+        f"{call} got an unexpected {what} {brief(key)}{hint} (accepted: {', '.join(accepted)})"
+    )
+
+
+def library_error(
+    name: str, exc: ValidationError, fields: tuple[str, ...]
+) -> B12LabsError | TypeError:
+    """The b12labs error (or call-shape TypeError) for a ValidationError of model ``name``."""
+    errors = exc.errors()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            return unexpected_keyword(f"{name}()", error["loc"][0], fields, "keyword argument")
+    for error in errors:
+        original = error.get("ctx", {}).get("error")
+        if isinstance(original, B12LabsError):
+            return original
+    error = errors[0]
+    field = ".".join(str(p) for p in error["loc"]) or name
+    value = error.get("input")
+    return InvalidValueError(
+        f"{field}: {brief(value)} is not accepted: {error['msg']}",
+        analyte=str(error["loc"][0]) if error["loc"] else None,
+        value=value,
+    )
 
 
 class _Output(BaseModel):
@@ -225,6 +307,13 @@ MEASUREMENT_PATTERN = (
     r"[ \t\r\n\f\v]*(?P<unit>.*?)[ \t\r\n\f\v]*$"
 )
 _MEASUREMENT_TEXT = re.compile(MEASUREMENT_PATTERN, re.DOTALL)
+#: The longest measurement text read, in characters (after trimming outer spaces): a number,
+#: a comparator and a unit fit in far fewer ("≥ 2,000,000 nanograms per millilitre" has 36).
+#: Longer texts are refused with InvalidValueError before any parsing.
+MAX_MEASUREMENT_LENGTH = 64
+#: The most codes a symptom or risk-factor list may hold (there are 13 symptoms and 14 risk
+#: factors; aliases and repeats are folded).
+MAX_CODES = 64
 #: Cell texts that mean "no result" (compared trimmed and lower-cased): missing, not an error.
 MISSING_TOKENS: frozenset[str] = frozenset(
     {
@@ -268,22 +357,42 @@ class Measurement(_Frozen):
     @field_validator("unit", mode="before")
     @classmethod
     def _unit_given(cls, unit: Any) -> str:
-        if not isinstance(unit, str) or not unit.strip():
+        text = unit.strip() if isinstance(unit, str) else ""
+        if not text:
             raise InvalidValueError(
-                f"unit: {unit!r} is not a unit; give the unit as text, e.g. 'pmol/L' "
+                f"unit: {brief(unit)} is not a unit; give the unit as text, e.g. 'pmol/L' "
                 "(b12labs never guesses a unit)",
                 unit=unit if isinstance(unit, str) else None,
             )
-        return unit.strip()
+        if len(text) > MAX_UNIT_LENGTH:
+            check_unit_text(None, unit)  # raises UnknownUnitError
+        return text
 
     @classmethod
     def parse(cls, text: str, *, analyte: str | None = None) -> Measurement:
         """Parse ``"150 pmol/L"``, ``"<50 pg/mL"``, ``"≥ 2,000 ng/L"`` into a Measurement.
 
         Raises:
-            InvalidValueError: the text is not a number followed by a unit.
+            InvalidValueError: the text is not a number followed by a unit, or is longer
+                than :data:`MAX_MEASUREMENT_LENGTH` characters.
+            UnitError: the unit is longer than :data:`~b12labs._units.MAX_UNIT_LENGTH`.
         """
-        match = _MEASUREMENT_TEXT.match(text.strip())  # str.strip: Unicode spaces too
+        if not isinstance(text, str):
+            raise InvalidValueError(
+                f"{analyte or 'value'}: {brief(text)} is not a text; give e.g. '150 pmol/L'",
+                analyte=analyte,
+                value=text,
+            )
+        stripped = text.strip()  # str.strip: Unicode spaces too
+        if len(stripped) > MAX_MEASUREMENT_LENGTH:
+            raise InvalidValueError(
+                f"{analyte or 'value'}: {brief(stripped)} is longer than "
+                f"{MAX_MEASUREMENT_LENGTH} characters, which no result is; give a number and "
+                "a unit, e.g. '150 pmol/L'",
+                analyte=analyte,
+                value=text,
+            )
+        match = _MEASUREMENT_TEXT.match(stripped)
         if match is None or not match["unit"].strip():
             if _DECIMAL_COMMA.match(text):
                 why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45'"
@@ -292,62 +401,70 @@ class Measurement(_Frozen):
             else:
                 why = "is not a number followed by a unit"
             raise InvalidValueError(
-                f"{analyte or 'value'}: {text!r} {why}; give e.g. '150 pmol/L', '<50 pg/mL' "
-                f"or (150, 'pmol/L'){_accepted_hint(analyte)}",
+                f"{analyte or 'value'}: {brief(text)} {why}; give e.g. '150 pmol/L', "
+                f"'<50 pg/mL' or (150, 'pmol/L'){_accepted_hint(analyte)}",
                 analyte=analyte,
                 value=text,
             )
         unit = match["unit"].strip()
         if unit.startswith(","):
             raise InvalidValueError(
-                f"{analyte or 'value'}: {text!r} uses a decimal comma; write the number with a "
-                f"decimal point, e.g. '0.45 umol/L'{_accepted_hint(analyte)}",
+                f"{analyte or 'value'}: {brief(text)} uses a decimal comma; write the number "
+                f"with a decimal point, e.g. '0.45 umol/L'{_accepted_hint(analyte)}",
                 analyte=analyte,
                 value=text,
             )
+        if len(unit) > MAX_UNIT_LENGTH:
+            check_unit_text(analyte, unit, text)  # raises UnknownUnitError
         censor = _CENSOR_SPELLINGS[match["censor"]] if match["censor"] else None
         value = float(match["number"].replace(",", ""))
         return cls(value=_number(value, analyte, unit, text), unit=unit, censor=censor)
 
 
 def _accepted_hint(analyte: str | None) -> str:
-    if analyte is None or analyte not in Analyte.__members__.values():
+    if not isinstance(analyte, str) or analyte not in Analyte.__members__.values():
         return ""
     return f"; accepted units for {analyte}: {', '.join(accepted_units(analyte))}"
 
 
+#: What counts as a number: float and int first (the common case skips the slower
+#: abstract-class check); numpy scalars are numbers.Real; Decimal comes from SQL NUMERIC.
+_REAL = (float, int, numbers.Real, Decimal)
+
+
 def _number(value: Any, analyte: str | None, unit: str | None, shown: Any) -> float:
     """Return ``value`` as a finite, non-negative float or raise InvalidValueError."""
-    what = analyte or "value"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            # numpy scalars are numbers.Real; Decimal comes from SQL NUMERIC columns
-            if not isinstance(value, numbers.Real | Decimal) or isinstance(value, bool):
-                raise TypeError
-            value = float(value)
-        except (TypeError, ValueError):
-            raise InvalidValueError(
-                f"{what}: {shown!r} is not a number; give a non-negative number with a unit",
-                analyte=analyte,
-                value=shown,
-                unit=unit,
-            ) from None
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
+    try:
+        if isinstance(value, bool) or not isinstance(value, _REAL):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):  # ValueError: Decimal('sNaN')
         raise InvalidValueError(
-            f"{what}: {shown!r}{_unit_suffix(unit, shown)} is not a usable result; "
+            f"{analyte or 'value'}: {brief(shown)} is not a number; give a non-negative "
+            "number with a unit",
+            analyte=analyte,
+            value=shown,
+            unit=unit,
+        ) from None
+    except OverflowError:  # an int or Fraction beyond the float range
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        what = analyte or "value"
+        raise InvalidValueError(
+            f"{what}: {brief(shown)}{_unit_suffix(unit, shown)} is not a usable result; "
             "a finite, non-negative number is required",
             analyte=analyte,
             value=shown,
             unit=unit,
         )
-    return number
+    return number + 0.0  # -0.0 -> 0.0
 
 
 def _unit_suffix(unit: str | None, shown: Any) -> str:
     if not unit or (isinstance(shown, str) and unit in shown):
         return ""
-    return f" {unit}"
+    plain = unit.isprintable() and len(unit) <= MAX_UNIT_LENGTH
+    return f" {unit}" if plain else f" {brief(unit)}"
 
 
 def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
@@ -374,9 +491,19 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
                 value=value[0],
                 unit=value[1],
             )
+        if len(value[1]) > MAX_UNIT_LENGTH:
+            check_unit_text(analyte, value[1], value[0])  # raises if too long once trimmed
         measurement = Measurement(value=number, unit=value[1])
     elif hasattr(value, "magnitude") and hasattr(value, "units"):  # a pint Quantity
-        unit_text = str(value.units)
+        try:
+            unit_text = str(value.units)
+        except Exception:  # not a pint Quantity after all
+            unit_text = None
+        if not isinstance(unit_text, str):
+            raise InvalidValueError(
+                f"{analyte}: {brief(value)} is not a measurement", analyte=analyte, value=value
+            )
+        check_unit_text(analyte, unit_text, value.magnitude)
         number = _number(value.magnitude, analyte, unit_text, value.magnitude)
         measurement = Measurement(value=number, unit=unit_text)
     else:
@@ -384,9 +511,9 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
             "give e.g. '150 pmol/L', '<50 pg/mL', (150, 'pmol/L'), a pint Quantity or a Measurement"
         )
         if isinstance(value, int | float) and not isinstance(value, bool):
-            why = f"{value!r} has no unit (b12labs never guesses a unit)"
+            why = f"{brief(value)} has no unit (b12labs never guesses a unit)"
         else:
-            why = f"{value!r} is not a measurement"
+            why = f"{brief(value)} is not a measurement"
         raise InvalidValueError(
             f"{analyte}: {why}; {hint}{_accepted_hint(analyte)}", analyte=analyte, value=value
         )
@@ -440,33 +567,49 @@ def _enum_items(
         if text in MISSING_TOKENS or text == "unknown":
             return None
         items: Iterable[Any] = [p.strip() for p in _LIST_SEPARATORS.split(value) if p.strip()]
-    elif isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+    elif isinstance(value, Iterable) and not isinstance(value, bytes | bytearray | Mapping):
         items = value
     else:
         accepted = ", ".join(m.value for m in enum)
         raise InvalidValueError(
-            f"{field}: {value!r} is not a list of codes; give e.g. ['{next(iter(enum)).value}'] "
-            f"or a text such as '{next(iter(enum)).value}; ...'; accepted values: {accepted}",
+            f"{field}: {brief(value)} is not a list of codes; give e.g. "
+            f"['{next(iter(enum)).value}'] or a text such as '{next(iter(enum)).value}; ...'; "
+            f"accepted values: {accepted}",
             analyte=field,
             value=value,
         )
     out: list[Any] = []
-    for item in items:
+    try:
+        first = list(itertools.islice(items, MAX_CODES + 1))
+    except Exception:  # an iterable that fails while iterated: not a list of codes
+        first = None
+    if first is None or len(first) > MAX_CODES:
+        why = "is not a list of codes" if first is None else f"has more than {MAX_CODES} codes"
+        raise InvalidValueError(
+            f"{field}: {brief(value)} {why}; give at most {MAX_CODES} codes",
+            analyte=field,
+            value=value,
+        )
+    for item in first:
         if isinstance(item, enum):
             out.append(item)
             continue
-        key = _slug(str(item))
-        member = aliases.get(key)
+        member = None
+        if isinstance(item, str) and len(item) <= MAX_MEASUREMENT_LENGTH:
+            key = _slug(item)
+            member = aliases.get(key)
+            if member is None:
+                try:
+                    member = enum(key)
+                except ValueError:
+                    member = None
         if member is None:
-            try:
-                member = enum(key)
-            except ValueError:
-                accepted = ", ".join(m.value for m in enum)
-                raise InvalidValueError(
-                    f"{field}: {item!r} is not recognised; accepted values: {accepted}",
-                    analyte=field,
-                    value=item,
-                ) from None
+            accepted = ", ".join(m.value for m in enum)
+            raise InvalidValueError(
+                f"{field}: {brief(item)} is not recognised; accepted values: {accepted}",
+                analyte=field,
+                value=item,
+            )
         if member not in out:
             out.append(member)
     return tuple(out)
@@ -528,10 +671,11 @@ class Panel(_Frozen):
     def _sex(cls, value: Any) -> Sex | None:
         if value is None or isinstance(value, Sex):
             return value
-        sex = _SEX_ALIASES.get(str(value).strip().lower())
+        sex = _SEX_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
         if sex is None:
             raise InvalidValueError(
-                f"sex: {value!r} is not recognised; accepted values: 'female', 'male' ('f', 'm')",
+                f"sex: {brief(value)} is not recognised; accepted values: 'female', 'male' "
+                "('f', 'm')",
                 analyte="sex",
                 value=value,
             )
@@ -543,7 +687,8 @@ class Panel(_Frozen):
         if value is None or isinstance(value, bool):
             return value
         raise InvalidValueError(
-            f"{info.field_name}: {value!r} is not accepted; give True, False or None (unknown)",
+            f"{info.field_name}: {brief(value)} is not accepted; give True, False or None "
+            "(unknown)",
             analyte=info.field_name,
             value=value,
         )
@@ -570,6 +715,19 @@ class Panel(_Frozen):
 
 
 # ----------------------------------------------------------------------------- outputs
+
+
+def _in_interval_unit(marker: MarkerAssessment, censor: str) -> str:
+    """`` (result 203.3 ng/L)``: the value in the unit of its normal range, when that unit
+    is not the canonical unit already shown (converted with b12labs' own factors)."""
+    unit = marker.reference_interval.unit
+    if not unit or unit.replace(" ", "") == marker.unit:
+        return ""
+    try:
+        value = marker.value / canonical_factor(str(marker.analyte), unit)
+    except UnitError:  # pragma: no cover - the profile's units were checked when compiled
+        return ""
+    return f" (result {censor}{value:.4g} {unit})"
 
 
 class ReferenceInterval(_Output):
@@ -675,10 +833,12 @@ class Interpretation(_Output):
         ]
         for key, marker in self.markers.items():
             censor = marker.censor.value if marker.censor else ""
+            given = f"{censor}{marker.original_value:g} {marker.original_unit}"
+            canonical = f"{censor}{marker.value:.4g} {marker.unit}"
             lines.append(
-                f"  {key:<7} {censor}{marker.original_value:g} {marker.original_unit:<8}"
-                f" = {censor}{marker.value:.4g} {marker.unit:<7} {marker.category.value:<18}"
+                f"  {key:<7} {given:<13} = {canonical:<13} {marker.category.value:<18}"
                 f" [{marker.interpretation_code.value}]  normal: {marker.reference_interval.text}"
+                + _in_interval_unit(marker, censor)
             )
         if self.cb12.value is not None:
             lines.append(f"  cB12    {self.cb12.value:.2f} ({self.cb12.band})")

@@ -9,20 +9,29 @@ so the two can never disagree about a threshold.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import math
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
-from ._exceptions import InvalidProfileError, UnitError, UnknownProfileError
-from ._models import Category, ReferenceInterval
-from ._units import canonical_factor
+from ._exceptions import B12LabsError, InvalidProfileError, UnitError, UnknownProfileError, brief
+from ._models import PYDANTIC_API, Category, PydanticAPI, ReferenceInterval
+from ._units import LOCK, canonical_factor
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,8 +63,43 @@ Evidence = Literal["confirmed", "secondary", "unconfirmed"]
 Edge = Literal["below", "up_to", "above", "from"]
 
 
-class _Strict(BaseModel):
+class _Strict(PydanticAPI):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        # Built directly (Profile(...), Threshold(...)): b12labs errors, never pydantic's.
+        # pydantic calls this __init__ for nested models and from model_validate too: there,
+        # errors stay ValidationErrors so that the outermost call reports their full path.
+        if _VALIDATING.get():
+            super().__init__(**data)
+            return
+        token = _VALIDATING.set(True)
+        if PYDANTIC_API.get():
+            api = PYDANTIC_API.set(False)
+            try:
+                super().__init__(**data)
+            finally:
+                PYDANTIC_API.reset(api)
+                _VALIDATING.reset(token)
+            return
+        name = type(self).__name__
+        lead = f"profile {brief(data['id'])}" if "id" in data else f"{name}()"
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _profile_error(exc, lead) from None
+        except RecursionError:
+            raise InvalidProfileError(f"{lead} is nested too deeply") from None
+        finally:
+            _VALIDATING.reset(token)
+
+
+#: Set while pydantic validates profile data (see _Strict.__init__).
+_VALIDATING: contextvars.ContextVar[bool] = contextvars.ContextVar("validating", default=False)
+#: Set while a shipped profile is loaded: its own id is not refused as reserved.
+_LOADING_SHIPPED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "loading_shipped", default=False
+)
 
 
 class Source(_Strict):
@@ -195,6 +239,12 @@ class Profile(_Strict):
     cb12: CB12Thresholds
 
     _compiled: CompiledProfile | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _not_a_shipped_id(self) -> Profile:
+        if not _LOADING_SHIPPED.get():
+            check_reserved_id(self)
+        return self
 
     def thresholds(self) -> dict[str, Threshold]:
         """Every threshold of the profile keyed by its dotted path (``"b12.low"``...)."""
@@ -581,15 +631,41 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _validate(data: Mapping[str, Any], label: str) -> Profile:
+def _profile_error(exc: ValidationError, lead: str) -> B12LabsError:
+    """The InvalidProfileError for a ValidationError of ``lead`` ("profile 'x'"), or the
+    b12labs error raised inside validation, as it is."""
+    errors = exc.errors()
+    for err in errors:
+        original = err.get("ctx", {}).get("error")
+        if isinstance(original, B12LabsError):
+            return original
+    shown = [
+        f"{'.'.join(_loc(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+        for err in errors[:_SHOWN_PROBLEMS]
+    ]
+    if len(errors) > _SHOWN_PROBLEMS:
+        shown.append(f"and {len(errors) - _SHOWN_PROBLEMS} more")
+    return InvalidProfileError(f"{lead} is invalid: {'; '.join(shown)}")
+
+
+_SHOWN_PROBLEMS = 8
+
+
+def _loc(part: Any) -> str:
+    text = str(part)
+    return text if len(text) <= 40 else brief(text)
+
+
+def _validate(data: Mapping[str, Any], label: str, *, shipped: bool = False) -> Profile:
+    loading_shipped = _LOADING_SHIPPED.set(shipped)
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidProfileError(f"profile {label} is invalid: {problems}") from None
+        raise _profile_error(exc, f"profile {label}") from None
+    except RecursionError:
+        raise InvalidProfileError(f"profile {label} is nested too deeply") from None
+    finally:
+        _LOADING_SHIPPED.reset(loading_shipped)
     profile._compiled = CompiledProfile(profile)
     return profile
 
@@ -597,7 +673,61 @@ def _validate(data: Mapping[str, Any], label: str) -> Profile:
 @functools.cache
 def _shipped(profile_id: str) -> Profile:
     data = _merge(_read_data("_common"), _read_data(profile_id))
-    return _validate(data, repr(profile_id))
+    return _validate(data, repr(profile_id), shipped=True)
+
+
+def _fold(profile_id: str) -> str:
+    """An id as read: 'nice_ng239', 'nice.ng239' and 'nice-ng239.' read as 'nice-ng239'."""
+    return re.sub(r"[._-]+", "-", profile_id).strip("-")
+
+
+def check_reserved_id(profile: Profile) -> None:
+    """Refuse a profile that takes (or reads as) a shipped profile's id without being an
+    identical copy of it: its results would be labelled as the shipped profile's.
+
+    Raises:
+        InvalidProfileError: the id is reserved; the message says to choose another.
+    """
+    folded = _fold(profile.id)
+    for shipped_id in _SHIPPED:
+        if _fold(shipped_id) != folded:
+            continue
+        shipped = _shipped(shipped_id)
+        if profile is shipped:
+            return
+        hint = (
+            f"choose another id for your own profile (for example '{shipped_id}-local'), "
+            f"and use base = '{shipped_id}' to start from the shipped thresholds"
+        )
+        if profile.id != shipped_id:
+            raise InvalidProfileError(
+                f"profile id {profile.id!r} is reserved: it reads as the shipped profile id "
+                f"{shipped_id!r}; {hint}",
+                value=profile.id,
+            )
+        differences = _differences(profile, shipped)
+        if differences:
+            raise InvalidProfileError(
+                f"profile id {profile.id!r} is reserved for the shipped profile {shipped_id} "
+                f"{shipped.version}, and this profile differs from it ({differences}): its "
+                f"results would be labelled as the shipped profile's; {hint} (an identical "
+                "copy of the shipped profile is accepted)",
+                value=profile.id,
+            )
+
+
+def _differences(profile: Profile, shipped: Profile) -> str:
+    """The fields and thresholds where ``profile`` differs from ``shipped`` (a few)."""
+    ours, theirs = profile.thresholds(), shipped.thresholds()
+    found = [path for path in sorted(set(ours) | set(theirs)) if ours.get(path) != theirs.get(path)]
+    for name in Profile.model_fields:
+        if name in _BLOCKS - {"sources"} or name == "applies_from_age":
+            continue  # compared threshold by threshold above
+        if getattr(profile, name) != getattr(shipped, name):
+            found.append(name)
+    if not found:
+        return ""
+    return ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
 
 
 def list_profiles() -> tuple[str, ...]:
@@ -613,7 +743,7 @@ def get_profile(profile_id: str) -> Profile:
     """
     if profile_id not in _SHIPPED:
         raise UnknownProfileError(
-            f"unknown profile {profile_id!r}; shipped profiles: {', '.join(_SHIPPED)} "
+            f"unknown profile {brief(profile_id)}; shipped profiles: {', '.join(_SHIPPED)} "
             "(use load_profile() for a laboratory's own thresholds)",
             value=profile_id,
         )
@@ -634,29 +764,21 @@ def load_profile(source: str | Path | Mapping[str, Any]) -> Profile:
     """
     if isinstance(source, Mapping):
         data: dict[str, Any] = dict(source)
-        label = repr(data.get("id", "<mapping>"))
+        label = brief(data.get("id", "<mapping>"))
+    elif isinstance(source, str | os.PathLike):
+        data, label = _read_file(source)
     else:
-        path = Path(source)
-        label = repr(str(path))
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise InvalidProfileError(
-                f"profile file {label} cannot be read: {exc.strerror}"
-            ) from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-        except (ValueError, tomllib.TOMLDecodeError) as exc:
-            kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
-            raise InvalidProfileError(f"profile file {label} is not valid {kind}: {exc}") from None
-        if not isinstance(data, dict):
-            raise InvalidProfileError(
-                f"profile file {label} must hold a table/object at the top level"
-            )
+        raise InvalidProfileError(
+            f"load_profile() takes a file path or a mapping, not {brief(source)}", value=source
+        )
     base_id = data.pop("base", None)
+    if "id" in data and not isinstance(data["id"], str):
+        raise InvalidProfileError(f"profile {label}: 'id' must be a text", value=data["id"])
     if base_id is not None:
         if not isinstance(base_id, str):
-            raise InvalidProfileError(f"profile {label}: 'base' must be a shipped profile id")
+            raise InvalidProfileError(
+                f"profile {label}: 'base' must be a shipped profile id", value=base_id
+            )
         base = _merge(_read_data("_common"), _read_data(get_profile(base_id).id))
         # A laboratory's profile is not the base profile: it must name itself.
         for own in ("id", "version", "title", "description"):
@@ -666,20 +788,67 @@ def load_profile(source: str | Path | Mapping[str, Any]) -> Profile:
     return _validate(_merge(base, data), label)
 
 
+def _read_file(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """The data of a JSON or TOML profile file, and its label for messages."""
+    path = Path(source)
+    text = str(path)  # a path is shown whole unless absurdly long (its end names the file)
+    label = repr(text if len(text) <= 240 else "..." + text[-240:])
+    try:
+        raw = path.read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidProfileError(f"profile file {label} cannot be read: {why}") from None
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidProfileError(
+            f"profile file {label} is not UTF-8 text (byte {exc.start}): a profile file must "
+            "be saved as UTF-8"
+        ) from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+    try:
+        data = json.loads(content) if kind == "JSON" else tomllib.loads(content)
+    except RecursionError:
+        raise InvalidProfileError(f"profile file {label} is nested too deeply") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidProfileError(f"profile file {label} is not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidProfileError(f"profile file {label} must hold a table/object at the top level")
+    return data, label
+
+
 # Shipped profiles by id: a plain dict lookup on the hot path (pydantic private attributes
 # are slower to read).
 _COMPILED: dict[str, CompiledProfile] = {}
 
 
 def compiled(profile: str | Profile) -> CompiledProfile:
-    """The compiled form of a profile given by id or object."""
+    """The compiled form of a profile given by id or object.
+
+    Raises:
+        UnknownProfileError: no shipped profile has that id, or ``profile`` is neither an
+            id nor a Profile.
+        InvalidProfileError: a Profile object that fails compilation or takes a reserved id.
+    """
     if isinstance(profile, str):
         cached = _COMPILED.get(profile)
         if cached is not None:
             return cached
-        compiled_profile = compiled(get_profile(profile))
-        _COMPILED[profile] = compiled_profile
+        with LOCK:
+            compiled_profile = _COMPILED.get(profile) or compiled(get_profile(profile))
+            _COMPILED[profile] = compiled_profile
         return compiled_profile
-    if profile._compiled is None:  # a Profile built directly by the user
-        profile._compiled = CompiledProfile(profile)
-    return profile._compiled
+    if not isinstance(profile, Profile):
+        raise UnknownProfileError(
+            f"profile {brief(profile)} is neither a shipped profile id ({', '.join(_SHIPPED)}) "
+            "nor a Profile from load_profile()",
+            value=profile,
+        )
+    cp = profile._compiled
+    if cp is None or cp.profile is not profile:
+        # A Profile built by the user (model_copy, model_construct...): checked like a loaded one.
+        with LOCK:
+            check_reserved_id(profile)
+            cp = CompiledProfile(profile)
+            profile._compiled = cp
+    return cp

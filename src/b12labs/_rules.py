@@ -123,12 +123,15 @@ class RuleState(NamedTuple):
     below_guideline_age: bool = False
     autoimmune_gastritis: bool = False
     research_profile: bool = False
+    #: A creatinine was given but no eGFR is known: none given, and CKD-EPI 2021 could not
+    #: be computed (age or sex unknown, age under the equation's minimum, censored creatinine).
+    egfr_not_computed: bool = False
 
 
 #: Number of values each RuleState field can take, in field order (for mixed-radix codes).
 STATE_CARDINALITIES: tuple[int, ...] = (
     len(FL), len(FL), len(MMA), 2, len(HCY), len(FOL), len(Tri),
-    2, 2, 2, len(Tri), len(Tri), len(CB), 2, 2, 2,
+    2, 2, 2, len(Tri), len(Tri), len(CB), 2, 2, 2, 2,
 )  # fmt: skip
 
 
@@ -366,6 +369,8 @@ def _caveats(
     elif s.renal == Tri.UNKNOWN and (mma_elevated or hcy_elevated):
         findings.append("renal_function_unknown")
         steps.append("measure_kidney_function")
+    if s.egfr_not_computed:
+        findings.append("egfr_not_computed")
     if hcy_elevated and mma == MMA.NORMAL:
         if s.folate == FOL.LOW:
             findings.append("folate_deficiency_pattern")

@@ -7,9 +7,14 @@ columns, units, values and errors are read is described in :mod:`b12labs.pandas`
 
 from __future__ import annotations
 
+import functools
+import math
+import numbers
 import re
+from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +36,7 @@ from ._models import (
     _CENSOR_SPELLINGS,
     _RISK_ALIASES,
     _SYMPTOM_ALIASES,
+    MAX_MEASUREMENT_LENGTH,
     MEASUREMENT_PATTERN,
     MISSING_TOKENS,
     Panel,
@@ -162,21 +168,64 @@ class _Columns:
 def _resolve_columns(
     labels: Sequence[Hashable], columns: Mapping[str, Hashable] | None
 ) -> _Columns:
+    """Which column holds which key.
+
+    Raises:
+        TypeError: ``columns`` is not a mapping.
+        ColumnError: an unknown key, a label that is not a column (or not hashable), two keys
+            mapped to one column, a column read under a label that the frame holds twice,
+            two columns that look like one key, or no B12-related column.
+    """
+    if columns is not None and not isinstance(columns, Mapping):
+        raise TypeError(
+            "columns= must be a mapping such as {'b12': 'Vitamin B12'}, not "
+            f"{type(columns).__name__}"
+        )
     found = _Columns()
     explicit = dict(columns or {})
+    counts = Counter(labels)
+
+    def read_once(label: Hashable, key: str) -> None:
+        # a frame may hold one label twice (pandas allows it): reading either would be a guess
+        if counts[label] > 1:
+            raise ColumnError(
+                f"column label {label!r} appears {counts[label]} times in the frame and is read "
+                f"as {key!r}: rename the duplicates so that each label names one column",
+                analyte=key.removesuffix("_unit"),
+                value=label,
+            )
+
+    mapped: dict[Hashable, str] = {}
     for key, label in explicit.items():
-        base = key[: -len("_unit")] if key.endswith("_unit") else key
-        if base not in _NAMES:
+        base = key[: -len("_unit")] if isinstance(key, str) and key.endswith("_unit") else key
+        if not isinstance(key, str) or base not in _NAMES:
             accepted = ", ".join([*_NAMES, *(f"{m}_unit" for m in _MEASURED)])
             raise ColumnError(
                 f"columns=: unknown key {key!r}; accepted keys: {accepted}", value=key
             )
+        try:
+            hash(label)
+        except TypeError:
+            raise ColumnError(
+                f"columns=: {key!r} maps to {label!r}, which cannot be a column label",
+                analyte=base,
+                value=None,
+            ) from None
         if label not in labels:
             raise ColumnError(
                 f"columns=: {key!r} maps to {label!r}, which is not a column of the frame",
                 analyte=base,
                 value=label,
             )
+        if label in mapped:
+            raise ColumnError(
+                f"columns=: {mapped[label]!r} and {key!r} both map to {label!r}; one column "
+                "holds one key",
+                analyte=base,
+                value=label,
+            )
+        mapped[label] = key
+        read_once(label, key)
         if key.endswith("_unit"):
             found.unit_column[base] = label
         else:
@@ -210,6 +259,7 @@ def _resolve_columns(
             continue
         if slot is found.unit_column and f"{target}_unit" in explicit:
             continue
+        read_once(label, target if slot is found.value else f"{target}_unit")
         if target in slot:
             raise ColumnError(
                 f"columns {slot[target]!r} and {label!r} both look like {target!r}; choose one "
@@ -242,7 +292,11 @@ def _is_arrow(column: Any) -> bool:
 
 
 def _kind(column: Any) -> Literal["bool", "numeric", "text"]:
-    """How a column is read: booleans, numbers, or text to parse."""
+    """How a column is read: booleans, numbers, or text to parse.
+
+    Columns that went through :func:`_readable` are exactly one of these. A raw column (the
+    code lists read it raw) is "text" unless its type is boolean or numeric.
+    """
     if _is_arrow(column):
         kind = column.type
         if pa.types.is_boolean(kind):
@@ -257,10 +311,230 @@ def _kind(column: Any) -> Literal["bool", "numeric", "text"]:
     return "numeric" if types.is_numeric_dtype(column.dtype) else "text"
 
 
+Role = Literal["measure", "flag", "label"]
+
+
+@dataclass
+class _Readable:
+    """A column as the readers take it, and the cells no reader can take.
+
+    ``column`` is a pandas Series of a boolean or real-number dtype, or an Arrow array of a
+    boolean, number or string type. ``odd`` marks the cells that are present but are neither
+    text nor a number the role accepts: bytes, complex numbers, containers, dates and other
+    objects, integers beyond the float range, text that is not valid Unicode (and booleans,
+    except in a yes/no column). They are null in ``column``; each becomes its row's error,
+    the one ``interpret()`` raises for that cell. None when there are no such cells.
+    """
+
+    column: Any
+    odd: npt.NDArray[np.bool_] | None = None
+
+
+def _readable(column: Any, role: Role) -> _Readable:
+    """Bring any column to a type the readers know (see :class:`_Readable`).
+
+    ``role`` says how a Python object cell becomes text: "measure" (a marker, creatinine,
+    age, eGFR) takes text and real numbers; "flag" (a yes/no column) also booleans; "label"
+    (sex, a unit column) reads every cell as ``str()`` does, as ``Panel`` reads sex.
+    Columns of text, numbers or booleans (almost every column) are passed through or
+    converted by pyarrow in one go; only other columns are read cell by cell.
+    """
+    if _is_arrow(column):
+        return _readable_arrow(column, role)
+    from pandas.api import types
+
+    dtype = column.dtype
+    if role == "label":  # text (str, object, categorical or Arrow columns) in one go
+        if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype):
+            return _objects(column.tolist(), role)  # str() of each cell, as Panel reads it
+        try:
+            array = pa.array(column.array, from_pandas=True)
+            if pa.types.is_dictionary(array.type):
+                array = pc.cast(array, array.type.value_type)
+        except Exception:  # mixed objects, text that is not valid Unicode: cell by cell
+            return _objects(column.tolist(), role)
+        kind = array.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+            return _Readable(_text_array(array))
+        return _objects(column.tolist(), role)
+    if types.is_bool_dtype(dtype) and not isinstance(dtype, _arrow_dtype()):
+        return _Readable(column)
+    if isinstance(dtype, _arrow_dtype()):
+        try:
+            array = pa.array(column.array)
+        except Exception:  # any failure: read the cells one by one
+            return _objects(column.tolist(), role)
+        return _readable_arrow(array, role)
+    if types.is_complex_dtype(dtype):
+        return _objects(column.tolist(), role)
+    if types.is_numeric_dtype(dtype):
+        return _Readable(column)
+    if isinstance(dtype, _string_dtypes()):
+        return _arrow_text(column, role)
+    if types.is_object_dtype(dtype):
+        inferred = types.infer_dtype(column, skipna=True)
+        if inferred in ("string", "empty"):
+            return _arrow_text(column, role)
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+            try:  # pyarrow reads a column of Python numbers (or booleans) in one go
+                array = pa.array(column.array, from_pandas=True)
+            except Exception:  # too wide for int64, mixed: cell by cell
+                return _objects(column.tolist(), role)
+            return _readable_arrow(array, role)
+        return _objects(column.tolist(), role)
+    if isinstance(dtype, types.CategoricalDtype):
+        try:
+            array = pa.array(column.array)
+        except Exception:
+            return _objects(column.tolist(), role)
+        return _readable_arrow(array, role)
+    return _objects(column.tolist(), role)  # dates, periods, intervals, sparse text...
+
+
+def _readable_arrow(column: Any, role: Role) -> _Readable:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        try:
+            column = pc.cast(column, kind.value_type)
+        except Exception:
+            return _objects(_pylist(column), role)
+        kind = column.type
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_null(kind)
+        or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(kind))
+    ):
+        return _Readable(_text_array(column))
+    if role == "label":
+        return _objects(_pylist(column), role)
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return _Readable(column)
+    if pa.types.is_decimal(kind):
+        return _Readable(column)
+    return _objects(_pylist(column), role)  # binary, nested, dates and times...
+
+
+def _arrow_text(column: Any, role: Role) -> _Readable:
+    """A pandas column of text as an Arrow string array (cell by cell if pyarrow refuses it:
+    text that is not valid Unicode)."""
+    try:
+        array = pa.array(column.array, from_pandas=True)
+    except Exception:
+        return _objects(column.tolist(), role)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) and not (
+        pa.types.is_null(array.type)
+    ):
+        return _objects(column.tolist(), role)
+    return _Readable(_text_array(array))
+
+
+def _text_array(array: Any) -> pa.Array:
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_string(array.type):
+        array = pc.cast(array, pa.string())
+    return array
+
+
+@functools.cache
+def _string_dtypes() -> tuple[type, ...]:  # pandas is imported only for pandas columns
+    import pandas as pd
+
+    return (pd.StringDtype,)
+
+
+@functools.cache
+def _arrow_dtype() -> type:
+    import pandas as pd
+
+    return pd.ArrowDtype
+
+
+def _pylist(column: Any) -> list[Any]:
+    try:
+        return list(column.to_pylist())
+    except Exception:  # e.g. a timestamp Python cannot hold
+        return [_Unreadable(str(v)) if v.is_valid else None for v in column]
+
+
+class _Unreadable:
+    """A cell Python cannot even hold (shown by its Arrow text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_ODD = object()  # marks a cell that no reader takes
+
+
+def _objects(cells: list[Any], role: Role) -> _Readable:
+    """Python cells one by one (a column that is not text, numbers or booleans)."""
+    texts: list[str | None] = []
+    odd = np.zeros(len(cells), dtype=bool)
+    for i, cell in enumerate(cells):
+        text = _cell_text(cell, role)
+        if text is _ODD:
+            odd[i] = True
+            text = None
+        texts.append(text)
+    return _Readable(pa.array(texts, type=pa.string()), odd if odd.any() else None)
+
+
+def _cell_text(cell: Any, role: Role) -> Any:
+    """The text a cell is read as, None when missing, or _ODD."""
+    if isinstance(cell, str):
+        return cell if _is_unicode(cell) else _ODD
+    if _is_missing_cell(cell):
+        return None
+    if role == "label":  # as Panel reads sex: str(value)
+        try:
+            text = str(cell)
+        except Exception:  # e.g. an integer of more than 4300 digits
+            return _ODD
+        return text if _is_unicode(text) else _ODD
+    if isinstance(cell, bool | np.bool_):
+        return ("true" if cell else "false") if role == "flag" else _ODD
+    if isinstance(cell, numbers.Real | Decimal):  # the numbers Panel accepts
+        try:
+            number = float(cell)
+        except (TypeError, ValueError, ArithmeticError):  # beyond the float range; sNaN
+            return _ODD
+        return repr(number)  # text the parser reads back exactly ("1e+30", "inf")
+    return _ODD
+
+
+def _is_missing_cell(cell: Any) -> bool:
+    """None, NaN, pandas' NA and NaT, a NaN Decimal, numpy's NaT: a missing cell."""
+    if cell is None:
+        return True
+    if isinstance(cell, float | np.floating):
+        return math.isnan(cell)
+    if isinstance(cell, Decimal):
+        return cell.is_nan()
+    if isinstance(cell, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(cell))
+    return type(cell).__name__ in ("NAType", "NaTType")
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def _float_values(column: Any) -> FloatArray:
     """A numeric column as a new float array (NaN where missing)."""
     if _is_arrow(column):
-        floats = pc.cast(column, pa.float64()).fill_null(np.nan)
+        # not "safe": integers beyond 2**53 round to the nearest float, as float() does
+        floats = pc.cast(column, pa.float64(), safe=False).fill_null(np.nan)
         return np.array(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
     return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True))
 
@@ -288,12 +562,15 @@ def _cells(column: Any, rows: npt.NDArray[np.intp]) -> list[Any]:
     if not rows.size:
         return []
     if _is_arrow(column):
-        return list(pc.take(column, pa.array(rows)).to_pylist())
+        return _pylist(pc.take(column, pa.array(rows)))
     return list(column.iloc[rows].tolist())
 
 
 def _as_text(column: Any) -> pa.Array:
-    """The column as an Arrow string array (numbers in object columns become their text)."""
+    """The column as an Arrow string array (numbers in object columns become their text).
+
+    Used on raw columns by the code lists; may raise on a column pyarrow cannot read.
+    """
     if _is_arrow(column):
         array = column
     else:
@@ -303,11 +580,26 @@ def _as_text(column: Any) -> pa.Array:
             import pandas as pd
 
             array = pa.array(column.astype(pd.StringDtype("pyarrow")).array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        array = pc.cast(array, pa.string())
-    return array
+    return _text_array(array)
+
+
+def _cell_key(cell: Any) -> Any:
+    """A key telling apart the distinct bad cells of a column (they share one error each)."""
+    try:
+        return repr(cell)
+    except Exception:  # an integer of more than 4300 digits, a broken object
+        return ("cell", type(cell).__name__, id(cell))
+
+
+def _shown(cell: Any) -> str:
+    """A cell as an error message shows it: its repr, shortened when very long."""
+    if isinstance(cell, int) and not isinstance(cell, bool) and cell.bit_length() > 1000:
+        return f"an integer of about {int(cell.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(cell)
+    except Exception:
+        return f"a {type(cell).__name__} object"
+    return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
 _MISSING_SET = pa.array(sorted(MISSING_TOKENS), type=pa.string())
@@ -368,7 +660,37 @@ class _Parsed:
     text: pa.Array | None  # the raw cells as text (None for a numeric column)
 
 
-def _parse_measurements(series: Any) -> _Parsed:
+def _parse_measurements(readable: _Readable) -> _Parsed:
+    """Parse a measurement column; texts longer than the single-panel limit are bad cells.
+
+    ``Measurement.parse`` refuses a text over :data:`MAX_MEASUREMENT_LENGTH` characters
+    (outer spaces trimmed) before parsing it: the batch refuses the same cells, with the
+    error the single-panel call raises.
+    """
+    parsed = _parse_measurement_texts(readable)
+    text = parsed.text
+    if text is None or len(text) == 0:
+        return parsed
+    longest = pc.max(pc.utf8_length(text)).as_py()
+    if longest is None or longest <= MAX_MEASUREMENT_LENGTH:
+        return parsed  # no cell can be over the limit: no trimming pass
+    long = _bool_array(
+        pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), MAX_MEASUREMENT_LENGTH)
+    )
+    if not long.any():
+        return parsed
+    parsed.bad = parsed.bad | long
+    parsed.value[long] = np.nan
+    parsed.censor[long] = 0
+    keep = ~long[parsed.unit_rows]
+    if not keep.all():
+        parsed.unit_rows = parsed.unit_rows[keep]
+        parsed.units = _Encoded(parsed.units.index[keep], parsed.units.values)
+    return parsed
+
+
+def _parse_measurement_texts(readable: _Readable) -> _Parsed:
+    series = readable.column
     n = len(series)
     value = np.full(n, np.nan)
     censor = np.zeros(n, dtype=np.int8)
@@ -381,21 +703,29 @@ def _parse_measurements(series: Any) -> _Parsed:
         value = _float_values(series)
         return _Parsed(value, censor, nowhere, no_units, np.isinf(value), None)
     text = _as_text(series)
+    odd = readable.odd
     # Fastest path: a text column of clean numbers (MMA or age exported as text) casts in
-    # one go. Every text the cast accepts reads as the measurement pattern reads it ("nan"
-    # is missing; "inf" or "-5" then fail the plausibility check, as in interpret()).
+    # one go. Every finite number the cast accepts reads as the measurement pattern reads it
+    # ("inf" or "-5" then fail the plausibility check, as in interpret()). A NaN is missing
+    # only when the text is a no-result text ("nan", "NaN"): the cast also reads "-nan",
+    # "nan(1)", "+NaN", which interpret() refuses.
     try:
         whole = pc.cast(text, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         whole = None
     if whole is not None:
         value = _floats(whole)
-        return _Parsed(value, censor, nowhere, no_units, np.zeros(n, dtype=bool), text)
+        bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
+        nan = np.flatnonzero(np.isnan(value) & _bool_array(pc.is_valid(text)))
+        if nan.size:
+            cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, pa.array(nan))))
+            bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
+        return _Parsed(value, censor, nowhere, no_units, bad, text)
     # Fast path: cells that are a bare number (most of an export) are cast in one go.
     plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
     if plain.any():
         value[plain] = _floats(pc.filter(text, pa.array(plain)))
-    bad = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
     rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
     if rest.size == 0:
         return _Parsed(value, censor, nowhere, no_units, bad, text)
@@ -419,12 +749,12 @@ def _parse_measurements(series: Any) -> _Parsed:
     return _Parsed(value, censor, good[has_unit], units, bad, text)
 
 
-def _numbers(series: Any) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+def _numbers(readable: _Readable) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """A numeric context column (age, eGFR): floats, and the cells that are not numbers."""
-    if _kind(series) == "numeric":
-        value = _float_values(series)
+    if _kind(readable.column) == "numeric":
+        value = _float_values(readable.column)
         return value, np.isinf(value)
-    parsed = _parse_measurements(series)
+    parsed = _parse_measurements(readable)
     # a censored age or a number with text after it is not a number here
     bad = parsed.bad | (parsed.censor > 0)
     bad[parsed.unit_rows] = True
@@ -433,14 +763,16 @@ def _numbers(series: Any) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     return value, bad
 
 
-def _labels(series: Any, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8], Any]:
-    """Codes of a text or bool column through ``table`` (trimmed, lower-cased keys).
+def _labels(readable: _Readable, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8], Any]:
+    """Codes of a text column through ``table`` (trimmed, lower-cased keys).
 
     Returns (codes with -1 for missing, mask of cells that are not in the table).
     """
-    if _kind(series) == "bool":
-        return _bool_codes(series), np.zeros(len(series), dtype=bool)
+    series = readable.column
     text = _as_text(series)
+    if readable.odd is not None:  # odd cells are null in the text: unknown, not missing
+        codes, unknown = _labels(_Readable(text), table)
+        return codes, unknown | readable.odd
     # Fast path: the spellings as written in the table, in lower, upper or title case.
     spelled = {
         form: code for key, code in table.items() for form in (key, key.upper(), key.title())
@@ -463,13 +795,17 @@ def _labels(series: Any, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8]
     return codes, unknown
 
 
-def _yes_no(series: Any) -> tuple[npt.NDArray[np.int8], Any]:
+def _yes_no(readable: _Readable) -> tuple[npt.NDArray[np.int8], Any]:
     """A yes/no column as codes (1 yes, 0 no, -1 missing) and the mask of unreadable cells.
 
     Booleans, numbers 1 / 0, and the texts of :data:`_BOOL_CODES` in any case.
     """
-    if _kind(series) != "numeric":
-        return _labels(series, _BOOL_CODES)
+    series = readable.column
+    kind = _kind(series)
+    if kind == "bool":
+        return _bool_codes(series), np.zeros(len(series), dtype=bool)
+    if kind == "text":
+        return _labels(readable, _BOOL_CODES)
     value = _float_values(series)
     codes = np.full(len(value), -1, dtype=np.int8)
     codes[value == 1] = 1
@@ -536,7 +872,7 @@ def _code_list(key: str, series: Any, problems: _Errors) -> _CodeList:
     if _kind(series) != "text":
         rows = np.flatnonzero(_present(series))
         cells = _cells(series, rows)
-        problems.add(rows, [repr(c) for c in cells], _context_builder(key, cells))
+        problems.add(rows, [_cell_key(c) for c in cells], _context_builder(key, cells))
         nowhere = {code: np.zeros(n, dtype=bool) for code in _NAMED_CODES[key]}
         return _CodeList(np.zeros(n, dtype=np.int8), nowhere)
     text = _list_text(series)
@@ -554,7 +890,7 @@ def _code_list(key: str, series: Any, problems: _Errors) -> _CodeList:
     if bad:
         rows = np.flatnonzero(np.isin(encoded.index, bad))
         cells = [encoded.values[i] for i in encoded.index[rows].tolist()]
-        problems.add(rows, [repr(c) for c in cells], _context_builder(key, cells))
+        problems.add(rows, [_cell_key(c) for c in cells], _context_builder(key, cells))
     tri = encoded.lookup([_tri(items) for items in parsed], int(Tri.UNKNOWN)).astype(np.int8)
     naming = {
         code: encoded.lookup(
@@ -571,16 +907,18 @@ def _tri(items: tuple[Any, ...] | None) -> int:
 
 
 def _list_text(series: Any) -> pa.Array | None:
-    """The column as Arrow text, or None when its cells are not all text (Python lists)."""
-    if _is_arrow(series):
-        kind = series.type
-        return None if pa.types.is_nested(kind) else _as_text(series)
-    if series.dtype == object:
-        from pandas.api.types import infer_dtype
-
-        if infer_dtype(series, skipna=True) not in ("string", "empty"):
-            return None
-    return _as_text(series)
+    """The column as Arrow text, or None when its cells are not all text (Python lists,
+    bytes, dates...: read cell by cell as Panel reads them)."""
+    try:
+        array = series if _is_arrow(series) else pa.array(series.array, from_pandas=True)
+        if pa.types.is_dictionary(array.type):
+            array = pc.cast(array, array.type.value_type)
+    except Exception:  # mixed objects, text that is not valid Unicode
+        return None
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return _text_array(array)
+    return None
 
 
 def _code_list_cells(key: str, series: Any, problems: _Errors) -> _CodeList:
@@ -596,7 +934,7 @@ def _code_list_cells(key: str, series: Any, problems: _Errors) -> _CodeList:
     for row, cell in zip(rows.tolist(), _cells(series, rows), strict=True):
         try:
             items = _enum_items(cell, enum, aliases, key)
-        except InvalidValueError:
+        except Exception:  # Panel fails on this cell too (its error is built below)
             bad_rows.append(row)
             bad_cells.append(cell)
             continue
@@ -605,7 +943,7 @@ def _code_list_cells(key: str, series: Any, problems: _Errors) -> _CodeList:
             rows_naming[row] = items is not None and code in items
     problems.add(
         np.asarray(bad_rows, dtype=np.intp),
-        [repr(c) for c in bad_cells],
+        [_cell_key(c) for c in bad_cells],
         _context_builder(key, bad_cells),
     )
     return _CodeList(tri, naming)
@@ -638,7 +976,11 @@ class _Errors:
 
 
 def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
-    """The error the single-panel path raises for this input (it must raise one)."""
+    """The error the single-panel path raises for this input (it must raise one).
+
+    ``fallback`` is used when it raises none, or fails with an exception that is not a
+    b12labs error (an integer too large for a float): the row is refused either way.
+    """
     try:
         check()
     except B12LabsError as error:
@@ -646,6 +988,8 @@ def _scalar_error(check: Any, fallback: B12LabsError) -> B12LabsError:
         # alive (a reference cycle through the error table) until the next full collection.
         error.__traceback__ = error.__context__ = error.__cause__ = None
         return error
+    except Exception:  # the fallback says what is wrong with the cell
+        pass
     return fallback
 
 
@@ -762,10 +1106,7 @@ def score_table(
         raise ValueError(f"errors must be 'collect' or 'raise', not {errors!r}")
     cp = compiled(profile)
     found = _resolve_columns(labels, columns)
-    fixed_units = dict(units or {})
-    for key in fixed_units:
-        if key not in _MEASURED:
-            raise ColumnError(f"units=: unknown analyte {key!r}; accepted: {', '.join(_MEASURED)}")
+    fixed_units = _fixed_units(units)
     # header units of age and eGFR first: a wrong one stops the run before any row is read
     scales: dict[str, tuple[float, float] | None] = {
         key: _header_factor(key, found.value[key], found.header_unit.get(key))
@@ -790,10 +1131,11 @@ def score_table(
                 key, series, unit_column, found, fixed_units, problems, unit_check
             )
         elif key in ("age", "egfr"):
-            number, junk = _numbers(series)
+            number, junk = _numbers(_readable(series, "measure"))
             scale = scales[key]
             if scale is not None:  # as the definition reads: value * multiplier / divisor
-                number = number * scale[0] / scale[1]
+                with np.errstate(over="ignore"):  # 1e308 months: inf, out of range below
+                    number = number * scale[0] / scale[1]
             info = analyte_info(key)
             out = ~np.isnan(number) & (
                 (number < info.plausible_min) | (number > info.plausible_max)
@@ -805,16 +1147,19 @@ def score_table(
                 number[row] if out[row] else cell
                 for row, cell in zip(bad.tolist(), _cells(series, bad), strict=True)
             ]
-            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
+            problems.add(bad, [_cell_key(c) for c in cells], _context_builder(key, cells))
             number[junk | out] = np.nan
             numbers[key] = number
         elif key in _CODE_LISTS:
             lists[key] = _code_list(key, series, problems)
         else:
-            codes, unknown = _yes_no(series) if key in _YES_NO else _labels(series, _SEX_CODES)
+            if key in _YES_NO:
+                codes, unknown = _yes_no(_readable(series, "flag"))
+            else:  # sex: every cell read as Panel reads it, str(cell) (a boolean is not a sex)
+                codes, unknown = _labels(_readable(series, "label"), _SEX_CODES)
             bad = np.flatnonzero(unknown)
             cells = _cells(series, bad)
-            problems.add(bad, [repr(c) for c in cells], _context_builder(key, cells))
+            problems.add(bad, [_cell_key(c) for c in cells], _context_builder(key, cells))
             if key == "sex":
                 sex = codes
             else:
@@ -846,7 +1191,9 @@ def score_table(
         )
 
     creatinine = values.pop("creatinine", None)
+    creatinine_given = None
     if creatinine is not None:  # a censored creatinine gives no eGFR, as in interpret()
+        creatinine_given = ~np.isnan(creatinine)
         creatinine = np.where(censors.pop("creatinine") == 0, creatinine, np.nan)
     # nitrous oxide exposure: the flag, or the risk factor (decision-spec 7.0)
     nitrous = None if "nitrous_oxide" not in flags else flags["nitrous_oxide"] == 1
@@ -867,6 +1214,7 @@ def score_table(
         pregnant=None if pregnant is None else pregnant == 1,
         egfr=numbers.get("egfr"),
         creatinine_mg_dl=creatinine,
+        creatinine_given=creatinine_given,
         recent_treatment=None if treatment is None else treatment == 1,
         nitrous_oxide=nitrous,
         symptoms=None if symptoms is None else symptoms.tri,
@@ -884,16 +1232,49 @@ def score_table(
     return Scored(n, found, values, evaluate(cp, batch), problems, provenance)
 
 
+def _fixed_units(units: Mapping[str, str] | None) -> dict[str, str]:
+    """``units=`` checked: known analyte keys, each with a unit text (None: no unit given).
+
+    Raises:
+        TypeError: ``units`` is not a mapping.
+        ColumnError: an unknown analyte, or a unit that is not a non-blank text.
+    """
+    if units is None:
+        return {}
+    if not isinstance(units, Mapping):
+        raise TypeError(
+            f"units= must be a mapping such as {{'mma': 'nmol/L'}}, not {type(units).__name__}"
+        )
+    fixed: dict[str, str] = {}
+    for key, unit in units.items():
+        if key not in _MEASURED:
+            raise ColumnError(f"units=: unknown analyte {key!r}; accepted: {', '.join(_MEASURED)}")
+        if unit is None:
+            continue
+        if not isinstance(unit, str) or not unit.strip():
+            example = analyte_info(key).canonical_unit
+            raise ColumnError(
+                f"units=: the unit of {key!r} must be a unit text such as {example!r}, not "
+                f"{_shown(unit)}; b12labs never guesses a unit",
+                analyte=key,
+                value=unit,
+            )
+        fixed[key] = unit
+    return fixed
+
+
 def _context_builder(key: str, cells: list[Any]) -> Any:
     """Build the single-panel error for a bad patient-context cell."""
-    by_key = {repr(c): c for c in cells}
+    by_key = {_cell_key(c): c for c in cells}
 
-    def build(cell_key: str) -> B12LabsError:
+    def build(cell_key: Any) -> B12LabsError:
         cell = by_key[cell_key]
         given = cell.item() if isinstance(cell, np.generic) else cell
         return _scalar_error(
             lambda: Panel(**{key: given}),
-            InvalidValueError(f"{key}: {cell!r} is not accepted", analyte=key, value=cell),
+            InvalidValueError(
+                f"{key}: {_shown(cell)} is not a usable value", analyte=key, value=cell
+            ),
         )
 
     return build
@@ -911,11 +1292,21 @@ def _measurement_column(
     """Canonical values (NaN where absent or bad) and censor codes of one measurement column.
 
     The unit of a row is, in order: the cell's own unit, the row's unit column, ``units=``,
-    the header. One factor is computed per distinct unit text.
+    the header. ``units=`` must agree with the header and with every unit-column cell of a
+    row with a result (agree: the same conversion factor); it fills the blanks of the unit
+    column. One factor is computed per distinct unit text.
+
+    Raises:
+        ColumnError: no unit anywhere (with ``unit_check``); ``units=`` disagreeing with the
+            header or the unit column.
     """
     n = len(series)
-    parsed = _parse_measurements(series)
-    default = fixed_units.get(key) or found.header_unit.get(key)
+    fixed = fixed_units.get(key)
+    header = found.header_unit.get(key)
+    if fixed is not None and header is not None:
+        _check_agree(key, fixed, header, f"the header of column {found.value[key]!r}", 0)
+    parsed = _parse_measurements(_readable(series, "measure"))
+    default = fixed or header
     present = ~np.isnan(parsed.value) | parsed.bad
     if key not in found.unit_column and not parsed.unit_rows.size and default is not None:
         # one unit for the whole column: one factor, no per-row unit bookkeeping
@@ -934,16 +1325,35 @@ def _measurement_column(
         factor[:] = _factor_or_nan(key, default)
         unit_source[:] = 0
     column: _Encoded | None = None
+    odd_units: dict[int, str] = {}
     if unit_series is not None:
-        column = _Encoded.of(_as_text(unit_series), _UNIT_SPELLINGS)
+        readable = _readable(unit_series, "label")
+        column = _Encoded.of(_as_text(readable.column), _UNIT_SPELLINGS)
         usable = [None if _is_missing_text(v) else v.strip() for v in column.values]
         has = column.lookup([u is not None for u in usable], False).astype(bool)
         factor[has] = column.lookup([_factor_or_nan(key, u) for u in usable], np.nan)[has]
         unit_source[has] = 1
+        if readable.odd is not None:  # a unit cell no text can be made of: a unit error
+            rows = np.flatnonzero(readable.odd)
+            odd_units = {
+                row: _shown(cell)
+                for row, cell in zip(rows.tolist(), _cells(unit_series, rows), strict=True)
+            }
+            factor[rows] = np.nan
+            unit_source[rows] = 1
     if parsed.unit_rows.size:
         cell_factors = [_factor_or_nan(key, u) for u in parsed.units.values]
         factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
         unit_source[parsed.unit_rows] = 2
+    if fixed is not None and column is not None:
+        from_column = np.flatnonzero(present & (unit_source == 1))
+        if from_column.size:
+            used = np.unique(column.index[from_column])
+            label = found.unit_column[key]
+            for i in used[used >= 0].tolist():
+                if usable[i] is not None:
+                    count = int(np.count_nonzero(column.index[from_column] == i))
+                    _check_agree(key, fixed, usable[i], f"unit column {label!r}", count)
     if unit_check and present.any() and not (unit_source >= 0).any():
         label = found.value[key]
         raise ColumnError(
@@ -961,7 +1371,27 @@ def _measurement_column(
         present,
         factor,
         problems,
-        lambda rows: _unit_texts(rows, unit_source, default, column, parsed),
+        lambda rows: _unit_texts(rows, unit_source, default, column, parsed, odd_units),
+    )
+
+
+def _check_agree(key: str, fixed: str, other: str, where: str, rows: int) -> None:
+    """Raise a ColumnError when ``units=`` and another statement of the unit disagree.
+
+    Units agree when they convert with the same factor (``pg/mL`` and ``ng/L``). A unit
+    that is not a known unit of the analyte is not compared: it is each row's unit error.
+    """
+    ours, theirs = _factor_or_nan(key, fixed), _factor_or_nan(key, other)
+    if math.isnan(ours) or math.isnan(theirs) or math.isclose(ours, theirs, rel_tol=1e-9):
+        return
+    on_rows = f" on {rows} row{'s' if rows != 1 else ''} with a result" if rows else ""
+    raise ColumnError(
+        f"units= gives {key} in {fixed!r} but {where} gives {other!r}{on_rows}: a unit stated "
+        "twice must agree (b12labs never picks one silently). Drop units= to use the column's "
+        "own units, or correct the column",
+        analyte=key,
+        value=other,
+        unit=fixed,
     )
 
 
@@ -975,7 +1405,8 @@ def _checked(
     units_of: Any,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
     """Convert with ``factor``; record bad rows with the single-panel path's error."""
-    canonical = parsed.value * factor
+    with np.errstate(over="ignore"):  # 1e308 ng/mL: inf, refused as implausible below
+        canonical = parsed.value * factor
     info = analyte_info(key)
     plausible = (canonical >= info.plausible_min) & (canonical <= info.plausible_max)
     bad = present & ~plausible  # also NaN factors (unknown unit) and negative values
@@ -984,13 +1415,18 @@ def _checked(
     rows = np.flatnonzero(bad)
     if rows.size:
         cells = _cells(series, rows)
-        keys = [(repr(c), u) for c, u in zip(cells, units_of(rows), strict=True)]
+        keys = [(_cell_key(c), u) for c, u in zip(cells, units_of(rows), strict=True)]
         by_key = dict(zip(keys, cells, strict=True))
 
-        def build(cell_key: tuple[str, str | None]) -> B12LabsError:
+        def build(cell_key: tuple[Any, str | None]) -> B12LabsError:
             cell, unit = by_key[cell_key], cell_key[1]
             scalar = _scalar_input(cell, unit)
-            fallback = InvalidValueError(f"{key}: {cell!r} is not a usable result", analyte=key)
+            fallback = InvalidValueError(
+                f"{key}: {_shown(cell)} is not a usable result; a finite, non-negative number "
+                "is required",
+                analyte=key,
+                unit=unit,
+            )
             return _scalar_error(lambda: coerce_measurement(scalar, key), fallback)
 
         problems.add(rows, keys, build)
@@ -1014,6 +1450,7 @@ def _unit_texts(
     default: str | None,
     column: _Encoded | None,
     parsed: _Parsed,
+    odd_units: Mapping[int, str],
 ) -> list[str | None]:
     """The unit text each of a few (bad) rows was read with."""
     cell_units = dict(
@@ -1024,6 +1461,8 @@ def _unit_texts(
         kind = source[row]
         if kind == 2:
             out.append(cell_units[row])
+        elif row in odd_units:
+            out.append(odd_units[row])
         elif kind == 1 and column is not None:
             out.append(column.values[column.index[row]].strip())
         else:

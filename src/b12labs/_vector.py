@@ -61,7 +61,10 @@ class BatchInput:
     female: BoolArray | None = None
     pregnant: BoolArray | None = None
     egfr: FloatArray | None = None
+    #: Exact creatinine in mg/dL (NaN where absent or censored: a censored one gives no eGFR).
     creatinine_mg_dl: FloatArray | None = None
+    #: Rows with a creatinine result, censored or not (for ``egfr_not_computed``).
+    creatinine_given: BoolArray | None = None
     recent_treatment: BoolArray | None = None
     nitrous_oxide: BoolArray | None = None
     #: Tri codes (0 unknown, 1 none reported, 2 some reported).
@@ -201,6 +204,10 @@ def evaluate(
             )
     renal = None
     has_egfr = ~np.isnan(egfr)
+    # a creatinine that gave no eGFR says so (as interpret() does)
+    egfr_not_computed = None
+    if data.creatinine_given is not None:
+        egfr_not_computed = data.creatinine_given & ~has_egfr
     if has_egfr.any():
         renal = np.full(n, int(Tri.UNKNOWN), dtype=np.int8)
         renal[has_egfr] = np.where(cp.renal.point_array(egfr[has_egfr]) == 0, Tri.YES, Tri.NO)
@@ -244,6 +251,7 @@ def evaluate(
         below_age,
         data.autoimmune_gastritis,
         None,  # research_profile: one value for the whole batch, set when unpacking
+        egfr_not_computed,
     )
     # Pack the fields a batch carries into one compact integer per row. When the possible
     # codes are few enough, every one gets a slot in small lookup tables: no hashing or
@@ -319,4 +327,5 @@ def _unpack(packed: int, fields: tuple[int, ...]) -> RuleState:
         below_guideline_age=bool(state.below_guideline_age),
         autoimmune_gastritis=bool(state.autoimmune_gastritis),
         research_profile=bool(state.research_profile),
+        egfr_not_computed=bool(state.egfr_not_computed),
     )

@@ -1,27 +1,37 @@
 """The ``b12labs`` command line: score exports, explain one panel, list profiles, print the schema.
 
-Exit codes of ``b12labs score``: 0 every row interpreted; 1 some rows could not be interpreted
-(``--strict``: the first such row stops the run); 2 usage or input error (missing file,
-unreadable format, no B12-related column), always a one-line message, never a traceback.
+Contract 2: the command line never prints a traceback. Exit codes: 0 every row interpreted;
+1 some rows could not be interpreted (``--strict``: the first such row stops the run); 2 usage,
+input, environment (a missing extra, an unreadable or unwritable file, a full disk) and profile
+errors, always one line on standard error that names the flag to use; 128 + N when stopped by
+signal N (130 for Ctrl-C).
+
+Contract 3: every input line gives exactly one output row (a malformed line is an error row of
+its own); the output is written to a temporary file beside the target and renamed into place
+at the end, so an interrupted or failed run leaves earlier output untouched and no temporary
+file behind. See docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
+import logging
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from ._exceptions import B12LabsError, ColumnError, InvalidValueError
+from ._exceptions import B12LabsError, ColumnError, InvalidValueError, ProfileError
+from ._io import InputError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -29,10 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+logger = logging.getLogger("b12labs")
+
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
             ".ndjson": "jsonl", ".xlsx": "excel"}  # fmt: skip
 _DEFAULT_CHUNK = 100_000
+_PANDAS_EXTRA = 'pip install "b12labs[pandas]"'
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
 # "CSV injection"); numbers such as "-5" or "+1.5" are never altered.
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -40,13 +53,29 @@ _NUMBER = (
     r"^\s*[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
     r"(?:[eE][+-]?[0-9]+)?\s*$"
 )
+_RESULTS = ("b12", "holotc", "mma", "hcy", "folate", "creatinine")
 
 
 class UsageError(Exception):
-    """A problem with the command or its input: exit code 2 with a one-line message."""
+    """A problem with the command, its input or its environment: exit 2, one-line message."""
+
+
+class _Interrupted(BaseException):
+    """A termination signal (SIGTERM, SIGINT, SIGHUP) received during a run."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 # ----------------------------------------------------------------------------- argument parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (contract 2) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"b12labs: error: {message} (see: {self.prog} --help)\n")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -59,7 +88,7 @@ def _pair(text: str) -> tuple[str, str]:
 def _parser() -> argparse.ArgumentParser:
     from ._profile import DEFAULT_PROFILE, list_profiles
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="b12labs",
         description="Interpret vitamin B12 status blood tests (decision support, not a diagnosis).",
     )
@@ -71,9 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         help="score every row of a CSV/TSV, Parquet or Excel export",
         description="Score every row of an export. Output: CSV, Parquet or JSON Lines "
         "(by the output's extension or --format); standard output when no output is given. "
-        "Exit 0: all rows interpreted; 1: some rows could not be; 2: usage or input error.",
+        "Exit 0: all rows interpreted; 1: some rows could not be; 2: usage, input or "
+        "environment error (one line on standard error).",
     )
-    score.add_argument("input", help="CSV/TSV (delimiter sniffed), .parquet or .xlsx file")
+    score.add_argument(
+        "input", help="CSV/TSV (delimiter sniffed; UTF-8, UTF-16 or cp1252), .parquet or .xlsx"
+    )
     score.add_argument(
         "-o", "--output", help="output file (.csv, .parquet, .jsonl); default stdout"
     )
@@ -117,14 +149,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not neutralize text cells that spreadsheets would run as formulas",
     )
-    score.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
-    score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    score.add_argument(
+        "--delimiter", help="CSV delimiter, one character or 'tab' (default: sniffed)"
+    )
+    score.add_argument("--no-progress", action="store_true", help="no progress line")
     score.add_argument("--quiet", action="store_true", help="no summary on standard error")
 
     explain = commands.add_parser(
         "explain",
         help="explain the interpretation of one panel",
-        description="Interpret one panel and print a readable report (or --json).",
+        description="Interpret one panel and print a readable report (or --json). "
+        "Give at least one result.",
     )
     for marker, example in (("b12", "150 pmol/L"), ("holotc", "32 pmol/L"), ("mma", "0.5 umol/L"),
                             ("hcy", "14 umol/L"), ("folate", "4.1 ng/mL"), ("creatinine", "1.1 mg/dL")):  # fmt: skip  # noqa: E501
@@ -154,225 +189,311 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--profile", default=DEFAULT_PROFILE, help="profile id or file")
     explain.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    profiles = commands.add_parser("profiles", help="list the profiles, or show one with citations")
-    profiles.add_argument("--show", metavar="ID", help="print the thresholds of one profile")
+    profiles = commands.add_parser(
+        "profiles",
+        help="list the profiles, or show one with citations",
+        description="List the profiles; with an id (or --show ID), print its thresholds.",
+    )
+    profiles.add_argument("id", nargs="?", metavar="ID", help="print the thresholds of a profile")
+    profiles.add_argument("--show", metavar="ID", help="the same as giving ID")
     commands.add_parser("schema", help="print the JSON Schema of a result")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    os.environ.setdefault("B12LABS_UNIT_CACHE", ":auto:")  # see b12labs._units._registry
-    try:
-        if args.command == "score":
-            return _score(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "profiles":
-            return _profiles(args)
-        if args.command == "schema":
-            from ._interpret import result_json_schema
+    return _main(argv, console=False)
 
-            print(json.dumps(result_json_schema(), indent=2))
+
+def _main(argv: Sequence[str] | None, *, console: bool) -> int:
+    with _signals_raise():
+        command = None
+        try:
+            parser = _parser()
+            args = parser.parse_args(argv)
+            command = args.command
+            os.environ.setdefault("B12LABS_UNIT_CACHE", ":auto:")  # see b12labs._units._registry
+            if console and command == "score" and _arrow_only(args):
+                _hide_pandas()
+            if command == "score":
+                return _score(args)
+            if command == "explain":
+                return _explain(args)
+            if command == "profiles":
+                return _profiles(args)
+            if command == "schema":
+                from ._interpret import result_json_schema
+
+                _print(json.dumps(result_json_schema(), indent=2))
+                return EXIT_OK
+            _print(parser.format_help().rstrip("\n"))
+            return EXIT_USAGE
+        except _Interrupted as stop:
+            name = signal.Signals(stop.signum).name
+            _error(f"interrupted ({name}); an output file is left as it was")
+            return 128 + stop.signum
+        except KeyboardInterrupt:
+            _error("interrupted; an output file is left as it was")
+            return 128 + signal.SIGINT
+        except BrokenPipeError:  # output piped into `head`: not an error worth a message
             return EXIT_OK
-        parser.print_help()
-        return EXIT_USAGE
-    except (UsageError, ColumnError) as error:
-        print(f"b12labs: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except B12LabsError as error:  # a bad explain value, a bad profile, --strict
-        print(f"b12labs: error: {error}", file=sys.stderr)
-        return EXIT_ROW_ERRORS if args.command == "score" else EXIT_USAGE
-    except KeyboardInterrupt:
-        print("b12labs: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head`: not an error worth a traceback
-        with contextlib.suppress(OSError):
-            sys.stdout.close()
-        return EXIT_OK
+        except (UsageError, InputError, ColumnError, ProfileError) as error:
+            _error(_cli_message(error, command))
+            return EXIT_USAGE
+        except B12LabsError as error:  # --strict (a row), or a bad explain value
+            _error(_cli_message(error, command))
+            return EXIT_ROW_ERRORS if command == "score" else EXIT_USAGE
+        except MemoryError:
+            _error("out of memory: give a smaller --chunk-size")
+            return EXIT_USAGE
+        except OSError as error:  # the environment: a file that cannot be read or written
+            _error(_os_message(error))
+            return EXIT_USAGE
+        except Exception as error:  # a bug of ours: one line all the same (contract 2)
+            _log_internal(error)
+            _error(
+                f"internal error ({type(error).__name__}: {_one_line(str(error))}); please "
+                "report it at https://github.com/b12labs/b12labs/issues"
+            )
+            return EXIT_USAGE
 
 
-def _profile(value: str) -> Any:
-    from ._profile import get_profile, list_profiles, load_profile
+def _error(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"b12labs: error: {_one_line(message)}", file=sys.stderr, flush=True)
 
-    if value in list_profiles():
-        return get_profile(value)
-    if Path(value).suffix.lower() in (".toml", ".json") and Path(value).exists():
-        return load_profile(value)
-    raise UsageError(
-        f"unknown profile {value!r}: use one of {', '.join(list_profiles())} or a .toml/.json file"
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _print(text: str) -> None:
+    """Print to standard output; a failure to write is an environment error (exit 2)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise UsageError(f"cannot write to standard output ({error.strerror or error})") from None
+
+
+def _os_message(error: OSError) -> str:
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename:
+        return f"{error.filename}: {reason}"
+    return reason
+
+
+def _log_internal(error: BaseException) -> None:
+    """Where a bug struck: the exception type and the code location, never its message
+    (messages may quote cell values)."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+    logger.error("internal error %s at %s", type(error).__name__, where)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP raise :class:`_Interrupted`, so that clean-up code runs
+    (the temporary output file is removed). Further signals are ignored while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        for other in previous:
+            signal.signal(other, signal.SIG_IGN)
+        raise _Interrupted(signum)
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            with contextlib.suppress(ValueError, OSError):
+                previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold signals for a few statements (a temporary file and the note of its name)."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    wanted = {getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n)}
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, wanted)
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
+# ----------------------------------------------------------------------------- error messages
+
+# The library speaks Python (columns={...}, units={...}); the command line speaks flags.
+_PYTHON_TO_FLAGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"columns=\{'([^']+)': '([^']*)'(?:, \.\.\.)?\}", r'--column \1="\2"'),
+        (r"columns=\{'([^']+)': \.\.\.\}", r'--column \1="..."'),
+        (r"units=\{'([^']+)': '[^']*'\}", r"--unit \1=UNIT"),
+        (
+            r"\bcolumns=: '([^']+)' maps to '([^']*)', which is not a column of the "
+            r"(?:Data)?[Ff]rame",
+            r"""--column \1="\2": the input has no column '\2'""",
+        ),
+        (r"\bcolumns=", "--column"),
+        (r"\bunits=", "--unit"),
+        (r"\bprofile=", "--profile"),
+        (r"\berrors='raise'", "--strict"),
+        (r"\b(in|of) the (?:Data)?[Ff]rame\b", r"\1 the input"),
+        (r"\bDataFrame\b", "input"),
     )
+)
+_ACCEPTED_UNITS = re.compile(r"(?:see )?b12labs\.accepted_units\('(\w+)'\)")
+_FLAG_OF = {"symptoms": "--symptom", "risk_factors": "--risk-factor"}
+
+
+def _flag(field: str) -> str:
+    return _FLAG_OF.get(field, "--" + field.replace("_", "-"))
+
+
+def _cli_message(error: BaseException, command: str | None) -> str:
+    """The message of ``error`` in the command line's terms (flags, not Python arguments)."""
+    text = _one_line(str(error))
+
+    def units(match: re.Match[str]) -> str:
+        from ._units import accepted_units
+
+        try:
+            return ", ".join(accepted_units(match[1]))
+        except Exception:  # an analyte without units: keep a pointer to the list
+            return f"b12labs explain --help ({match[1]})"
+
+    text = _ACCEPTED_UNITS.sub(units, text)
+    for pattern, replacement in _PYTHON_TO_FLAGS:
+        text = pattern.sub(replacement, text)
+    if isinstance(error, ProfileError) and "--profile" not in text:
+        text = f"--profile: {text}"
+    elif command == "explain" and isinstance(error, B12LabsError) and error.analyte:
+        flag = _flag(error.analyte)
+        text = text.removeprefix(f"{error.analyte}: ")
+        text = f"{flag}: {text}"
+    return text
 
 
 # ----------------------------------------------------------------------------- profiles, explain
 
 
+def _profile(value: str, flag: str = "--profile") -> Any:
+    from ._profile import get_profile, list_profiles, load_profile
+
+    if value in list_profiles():
+        return get_profile(value)
+    path = Path(value)
+    if path.suffix.lower() in (".toml", ".json"):
+        if not path.is_file():
+            raise UsageError(f"{flag} {value}: no such profile file")
+        try:
+            return load_profile(path)
+        except OSError as error:
+            raise UsageError(f"{flag} {value}: cannot be read ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{flag} {value}: the profile file is not UTF-8 text") from None
+    raise UsageError(
+        f"{flag}: unknown profile {value!r}: use one of {', '.join(list_profiles())} "
+        "or a .toml/.json file"
+    )
+
+
 def _profiles(args: argparse.Namespace) -> int:
     from ._profile import get_profile, list_profiles
 
-    if not args.show:
+    if args.id and args.show and args.id != args.show:
+        raise UsageError(f"give one profile: {args.id!r} or --show {args.show!r}")
+    chosen = args.id or args.show
+    lines: list[str] = []
+    if not chosen:
         for pid in list_profiles():
             profile = get_profile(pid)
-            print(f"{pid:<20} {profile.version:<6} {profile.intended_use:<9} {profile.title}")
+            lines.append(
+                f"{pid:<20} {profile.version:<6} {profile.intended_use:<9} {profile.title}"
+            )
+        _print("\n".join(lines))
         return EXIT_OK
-    profile = _profile(args.show)
-    print(f"{profile.id} {profile.version}: {profile.title}")
-    print(f"intended use: {profile.intended_use}")
+    profile = _profile(chosen, flag="profiles" if args.id else "--show")
+    lines.append(f"{profile.id} {profile.version}: {profile.title}")
+    lines.append(f"intended use: {profile.intended_use}")
     if profile.description:
-        print(profile.description)
-    print()
+        lines.append(profile.description)
+    lines.append("")
     for path, threshold in profile.thresholds().items():
-        print(f"  {path:<32} {threshold.describe():<22} [{threshold.evidence}] {threshold.source}")
-    print("\nsources:")
+        lines.append(
+            f"  {path:<32} {threshold.describe():<22} [{threshold.evidence}] {threshold.source}"
+        )
+    lines.append("\nsources:")
     for key, source in profile.sources.items():
-        print(f"  {key}: {source.citation}" + (f" <{source.url}>" if source.url else ""))
+        lines.append(f"  {key}: {source.citation}" + (f" <{source.url}>" if source.url else ""))
+    _print("\n".join(lines))
     return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:
     from ._interpret import interpret
 
+    if not any(str(getattr(args, name) or "").strip() for name in _RESULTS):
+        raise UsageError(
+            "explain needs at least one result: --b12, --holotc, --mma, --hcy, --folate "
+            '(e.g. --b12 "150 pmol/L")'
+        )
     fields = (
-        *("b12", "holotc", "mma", "hcy", "folate", "creatinine", "age", "sex", "pregnant"),
-        *("egfr", "symptoms", "risk_factors", "recent_b12_treatment", "nitrous_oxide"),
-    )
+        *_RESULTS, *("age", "sex", "pregnant", "egfr", "symptoms", "risk_factors"),
+        *("recent_b12_treatment", "nitrous_oxide"),
+    )  # fmt: skip
     given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     for name in ("symptoms", "risk_factors"):
         if name in given:  # repeated and ';' / ','-separated codes alike: one text for Panel
             given[name] = "; ".join(given[name])
     result = interpret(profile=_profile(args.profile), **given)
-    if args.json:
-        print(result.model_dump_json(indent=2))
-        return EXIT_OK
-    print(result.report())
+    _print(result.model_dump_json(indent=2) if args.json else result.report())
     return EXIT_OK
 
 
 # ----------------------------------------------------------------------------- reading
 
 
-def _sniff(path: Path, delimiter: str | None) -> tuple[str, str, bool]:
-    """(delimiter, encoding for pyarrow, whether Latin-1 was chosen)."""
-    with path.open("rb") as handle:
-        sample = handle.read(1 << 20)
-    if not sample.strip():
-        raise UsageError(f"{path}: the file is empty")
-    latin1 = False
-    whole_file = len(sample) < (1 << 20)
+def _require(module: str, what: str) -> None:
     try:
-        text = sample.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        if whole_file or error.start < len(sample) - 4:  # not a character cut by the sample
-            latin1 = True
-        text = sample[: error.start].decode("utf-8-sig") if not latin1 else sample.decode("latin-1")
-    if delimiter is None:
-        lines = "\n".join(text.splitlines()[:50])
-        try:
-            delimiter = csv.Sniffer().sniff(lines, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return delimiter, ("latin-1" if latin1 else "utf8"), latin1
+        __import__(module)
+    except ImportError:
+        raise UsageError(f"{what} needs {module}: {_PANDAS_EXTRA}") from None
 
 
-def _csv_batches(
-    path: Path, args: argparse.Namespace, malformed: list[str]
-) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
-    import pyarrow.csv as pv
-
-    delimiter, encoding, latin1 = _sniff(path, args.delimiter)
-    if latin1:
-        print(f"b12labs: note: {path} is not UTF-8; read as Latin-1", file=sys.stderr)
-    names = _header(path, delimiter, encoding)
-    # Every column is read as text: values are written back exactly as they came, and the
-    # scorer parses the B12 columns itself (censored values, junk, units in cells).
-    size = path.stat().st_size
-    block = max(1 << 20, min(1 << 26, size // max(1, _rows_estimate(path, size)) * args.chunk_size))
-
-    def on_invalid(row: Any) -> str:
-        malformed.append(row.text)  # kept, and written at the end as an error row
-        return "skip"
-
-    with path.open("rb") as handle:
-        handle.readline()
-        if not handle.read(1).strip():  # a header and nothing after it
-            return
-    reader = pv.open_csv(
-        path,
-        read_options=pv.ReadOptions(encoding=encoding, block_size=block),
-        parse_options=pv.ParseOptions(
-            delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
-        ),
-        convert_options=pv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
-        ),
-    )
-    for batch in reader:  # blocks are read by size; chunks are cut to --chunk-size rows
-        for start in range(0, batch.num_rows, args.chunk_size):
-            yield batch.slice(start, args.chunk_size)
+def _delimiter(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.lower() in ("tab", "\\t"):
+        return "\t"
+    if len(value) != 1 or not value.isascii() or value in '"\r\n':
+        raise UsageError(
+            f"--delimiter {value!r}: give one character, such as --delimiter ';' or --delimiter tab"
+        )
+    return value
 
 
-def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
-    with path.open("rb") as handle:
-        line = handle.readline().decode("utf-8-sig" if encoding == "utf8" else "latin-1")
-    names = next(csv.reader([line], delimiter=delimiter), [])
-    if not names:
-        raise UsageError(f"{path}: no header line")
-    return names
-
-
-def _malformed_table(path: Path, args: argparse.Namespace, texts: list[str]) -> pa.Table:
-    """Rows with the wrong number of fields, padded (or cut) to the header's width."""
-    import pyarrow as pa
-
-    delimiter, encoding, _ = _sniff(path, args.delimiter)
-    names = _header(path, delimiter, encoding)
-    rows = [
-        (fields + [""] * len(names))[: len(names)]
-        for fields in csv.reader(texts, delimiter=delimiter)
-    ]
-    return pa.table(
-        {name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(names)}
-    )
-
-
-def _rows_estimate(path: Path, size: int) -> int:
-    with path.open("rb") as handle:
-        sample = handle.read(1 << 16)
-    lines = max(1, sample.count(b"\n"))
-    return max(1, int(size / (len(sample) / lines)))
-
-
-def _batches(path: Path, args: argparse.Namespace, malformed: list[str]) -> Iterator[Any]:
-    """The input as a stream of pyarrow record batches or pandas frames."""
-    suffix = path.suffix.lower()
-    kind = _FORMATS.get(suffix, "csv")
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            yield from pq.ParquetFile(path).iter_batches(batch_size=args.chunk_size)
-        except OSError as error:
-            raise UsageError(f"{path}: not a readable Parquet file ({error})") from None
-    elif kind == "excel":
-        try:
-            import pandas as pd
-
-            frame = pd.read_excel(path, dtype=str)
-        except ImportError:
-            raise UsageError("reading .xlsx needs openpyxl: pip install 'b12labs[excel]'") from None
-        except (ValueError, OSError) as error:
-            raise UsageError(f"{path}: not a readable Excel file ({error})") from None
-        import pyarrow as pa
-
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        yield from table.to_batches(max_chunksize=args.chunk_size)
-    elif kind == "jsonl":
+def _input_kind(path: Path) -> str:
+    kind = _FORMATS.get(path.suffix.lower(), "csv")
+    if kind == "jsonl":
         raise UsageError(f"{path}: JSON Lines is an output format; give CSV, Parquet or .xlsx")
-    else:
-        yield from _csv_batches(path, args, malformed)
+    return kind
 
 
 # ----------------------------------------------------------------------------- writing
@@ -380,38 +501,78 @@ def _batches(path: Path, args: argparse.Namespace, malformed: list[str]) -> Iter
 
 class _AtomicOutput:
     """Write to a temporary file beside the target and rename it into place at the end, so
-    an interrupted run never leaves a half-written file in place of an earlier one."""
+    an interrupted or failed run never leaves a half-written file in place of an earlier one,
+    nor a temporary file behind.
 
-    def __init__(self, target: Path | None) -> None:
+    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a pipe) is
+    written to directly. A symbolic link is followed: its target is replaced, the link stays.
+    """
+
+    def __init__(self, target: Path | None, source: Path) -> None:
         self.target = target
         self.temp: Path | None = None
-        if target is not None:
-            if not target.parent.is_dir():
-                raise UsageError(f"{target}: the folder {target.parent} does not exist")
-            if target.is_dir():
-                raise UsageError(f"{target} is a folder; give a file name for the output")
-            fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=target.parent
-            )
-            os.close(fd)
-            self.temp = Path(name)
+        self.final: Path | None = None
+        self.direct = False
+        if target is None:
+            return
+        where = f"--output {target}"
+        try:
+            exists = target.exists()
+            if exists and target.is_dir():
+                raise UsageError(f"{where} is a folder; give a file name for the output")
+            if exists and os.path.samefile(source, target):
+                raise UsageError(f"{where} is the input file: write the output to another file")
+            self.direct = exists and not target.is_file()
+            final = Path(os.path.realpath(target)) if target.is_symlink() else target
+        except OSError as error:
+            raise UsageError(f"{where}: {error.strerror or error}") from None
+        if not final.parent.is_dir():
+            raise UsageError(f"{where}: the folder {final.parent} does not exist")
+        if self.direct:
+            return
+        self.final = final
+        try:
+            with _signals_held():  # no signal between creating the file and noting its name
+                try:
+                    fd, name = tempfile.mkstemp(
+                        prefix=f".{final.name}.", suffix=".part", dir=final.parent
+                    )
+                except OSError as error:
+                    raise UsageError(
+                        f"{where}: cannot write in {final.parent} ({error.strerror or error})"
+                    ) from None
+                self.temp = Path(name)
+                os.close(fd)
+        except BaseException:  # a signal held above is delivered as the block ends
+            self.discard()
+            raise
 
     @property
     def path(self) -> Path | None:
-        return self.temp
+        """Where the writer writes: the temporary file, the target itself, or None (stdout)."""
+        return self.temp if self.temp is not None else (self.target if self.direct else None)
 
     def commit(self) -> None:
-        if self.temp is not None and self.target is not None:
+        if self.temp is not None and self.final is not None:
             umask = os.umask(0)
             os.umask(umask)
-            os.chmod(self.temp, 0o666 & ~umask)  # as a plain open() would (mkstemp: 0600)
-            os.replace(self.temp, self.target)
+            try:
+                os.chmod(self.temp, 0o666 & ~umask)  # as a plain open() would (mkstemp: 0600)
+                os.replace(self.temp, self.final)
+            except OSError as error:
+                raise UsageError(
+                    f"--output {self.target}: cannot be replaced ({error.strerror or error})"
+                ) from None
             self.temp = None
 
     def discard(self) -> None:
         if self.temp is not None:
-            with contextlib.suppress(OSError):
+            try:
                 self.temp.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                logger.warning("temporary output not removed (%s)", error.strerror)
             self.temp = None
 
 
@@ -420,17 +581,20 @@ class _Writer:
 
     Chunks are converted and written on one background thread (Arrow releases the GIL), so
     writing chunk *i* overlaps scoring chunk *i + 1*; at most one chunk waits, which keeps
-    memory constant.
+    memory constant. A failure to write (full disk, closed pipe) is an environment error
+    naming the output.
     """
 
-    def __init__(self, kind: str, path: Path | None, guard_formulas: bool) -> None:
+    def __init__(self, kind: str, path: Path | None, guard_formulas: bool, shown: str) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.kind = kind
         self.path = path
         self.guard = guard_formulas
+        self.shown = shown
         self.sink: Any = None
         self.handle: IO[bytes] | None = None
+        self.notes: list[str] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="b12labs-writer")
         self._format_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="b12labs-csv")
         self._pending: Any = None
@@ -446,17 +610,39 @@ class _Writer:
             pending, self._pending = self._pending, None
             pending.result()
 
+    def _failed(self, error: OSError) -> UsageError:
+        reason = error.strerror or _one_line(str(error)) or type(error).__name__
+        if self.path is None:
+            return UsageError(f"cannot write to standard output ({reason})")
+        return UsageError(f"--output {self.shown}: cannot write ({reason})")
+
     def write(self, table: pa.Table) -> None:
+        try:
+            self._write(table)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def _write(self, table: pa.Table) -> None:
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
             if self.sink is None:
-                self.sink = pq.ParquetWriter(self._open_path(), table.schema)
+                self.sink = pq.ParquetWriter(str(self.path), table.schema)
             self.sink.write_table(table)
             return
         handle = self._open()
         if self.kind == "jsonl":
             frame = table.to_pandas()
+            names = _unique(list(frame.columns))
+            if names != list(frame.columns):
+                frame.columns = names
+                if not self.notes:
+                    self.notes.append(
+                        "repeated column names were numbered for JSON Lines "
+                        "(a second 'x' is written as 'x.1')"
+                    )
             text = frame.to_json(
                 orient="records", lines=True, force_ascii=False, double_precision=15
             )
@@ -466,6 +652,7 @@ class _Writer:
             return
         # Format the two halves of the chunk on two threads (Arrow releases the GIL), then
         # write them in order.
+        table = _flat(table)
         half = (table.num_rows + 1) // 2
         parts = [table.slice(0, half), table.slice(half)] if table.num_rows > 1 else [table]
         header = self.sink is None
@@ -489,9 +676,6 @@ class _Writer:
         pv.write_csv(table, sink, write_options=options)
         return sink.getvalue()
 
-    def _open_path(self) -> Any:
-        return self.path if self.path is not None else sys.stdout.buffer
-
     def _open(self) -> IO[bytes]:
         if self.handle is None:
             self.handle = self.path.open("wb") if self.path is not None else sys.stdout.buffer
@@ -503,12 +687,67 @@ class _Writer:
         finally:
             self._pool.shutdown(wait=True)
             self._format_pool.shutdown(wait=True)
+        try:
+            if self.kind == "parquet" and self.sink is not None:
+                self.sink.close()
+            if self.handle is not None:
+                self.handle.flush()
+                if self.path is not None:
+                    self.handle.close()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def abandon(self) -> None:
+        """After a failure: stop, release the file; what was written is discarded."""
+        try:
+            self.close()
+        except BaseException as error:  # already failing: the first error is the one reported
+            logger.debug("closing the output after a failure: %s", type(error).__name__)
         if self.kind == "parquet" and self.sink is not None:
-            self.sink.close()
-        if self.handle is not None:
-            self.handle.flush()
-            if self.path is not None:
+            with contextlib.suppress(Exception):
+                self.sink.close()
+        if self.handle is not None and self.path is not None:
+            with contextlib.suppress(OSError):
                 self.handle.close()
+
+
+def _unique(names: list[Any]) -> list[Any]:
+    """Names made unique as pandas does: a repeated "x" becomes "x.1", "x.2"..."""
+    seen: set[Any] = set(names)
+    counts: Counter[Any] = Counter()
+    out = []
+    for name in names:
+        counts[name] += 1
+        if counts[name] == 1:
+            out.append(name)
+            continue
+        number = counts[name] - 1
+        while f"{name}.{number}" in seen:
+            number += 1
+        new = f"{name}.{number}"
+        seen.add(new)
+        out.append(new)
+    return out
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """Nested columns (lists, structs, maps: Parquet input) as JSON text, for CSV output."""
+    import pyarrow as pa
+
+    nested = [
+        i
+        for i, field in enumerate(table.schema)
+        if pa.types.is_nested(field.type) or pa.types.is_union(field.type)
+    ]
+    for i in nested:
+        cells = [
+            None if cell is None else json.dumps(cell, default=str, ensure_ascii=False)
+            for cell in table.column(i).to_pylist()
+        ]
+        table = table.set_column(i, table.schema[i].name, pa.array(cells, type=pa.string()))
+    return table
 
 
 def _neutralize_formulas(table: pa.Table) -> pa.Table:
@@ -560,37 +799,66 @@ def _neutralize_text(text: str) -> str:
 # ----------------------------------------------------------------------------- score
 
 
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _progress_text(rows: int, fraction: float | None, elapsed: float) -> str:
+    """The progress line: rows so far, the share of the input read and, once a second has
+    passed, the time left at the pace so far."""
+    text = f"  {rows:>12,} rows"
+    if fraction is not None:
+        text += f" {fraction:6.1%}"
+    text += f"  {elapsed:6.1f} s"
+    if fraction is not None and 0 < fraction < 1 and elapsed >= 1:
+        text += f", about {_clock(elapsed * (1 - fraction) / fraction)} left"
+    return text
+
+
 class _Progress:
-    def __init__(self, enabled: bool, total_bytes: int) -> None:
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.total = total_bytes
         self.start = time.perf_counter()
+        self.width = 0
 
     def update(self, rows: int, fraction: float | None) -> None:
         if not self.enabled:
             return
-        elapsed = time.perf_counter() - self.start
-        share = f" {fraction:6.1%}" if fraction is not None else ""
-        print(f"\r  {rows:>12,} rows{share}  {elapsed:6.1f} s", end="", file=sys.stderr, flush=True)
+        text = _progress_text(rows, fraction, time.perf_counter() - self.start)
+        padding = " " * max(0, self.width - len(text))  # wipe a longer earlier line
+        self.width = len(text)
+        with contextlib.suppress(OSError):
+            print(f"\r{text}{padding}", end="", file=sys.stderr, flush=True)
 
     def done(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
+        if self.enabled and self.width:
+            with contextlib.suppress(OSError):
+                print(file=sys.stderr)
 
 
 def _score(args: argparse.Namespace) -> int:
+    _require("pyarrow", "reading and writing files")
     path = Path(args.input)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give the export file")
+    delimiter = _delimiter(args.delimiter)
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be a positive number of rows")
     kind = args.format or (_FORMATS.get(Path(args.output).suffix.lower()) if args.output else "csv")
     if kind not in ("csv", "parquet", "jsonl"):
         raise UsageError(
-            f"cannot write {args.output!r}: give a .csv, .parquet or .jsonl output, or --format"
+            f"--output {args.output}: give a .csv, .parquet or .jsonl output, or --format"
         )
     if kind == "parquet" and args.output is None:
         raise UsageError("Parquet output needs -o FILE.parquet")
+    if kind == "jsonl":
+        _require("pandas", "JSON Lines output")
+    source_kind = _input_kind(path)
     profile = _profile(args.profile)
     options = {
         "profile": profile,
@@ -599,37 +867,42 @@ def _score(args: argparse.Namespace) -> int:
         "errors": "raise" if args.strict else "collect",
     }
 
-    output = _AtomicOutput(Path(args.output) if args.output else None)
-    writer = _Writer(kind, output.path, guard_formulas=not args.allow_formulas)
-    progress = _Progress(
-        sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI"),
-        path.stat().st_size,
-    )
+    from ._io import open_input
+
+    output: _AtomicOutput | None = None
+    writer: _Writer | None = None
+    reader: Any = None
+    batches: Any = None
+    progress = _Progress(sys.stderr.isatty() and not args.no_progress and not os.environ.get("CI"))
     statuses: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    malformed: list[str] = []
     rows = 0
     started = time.perf_counter()
-    seen_batch = False
     try:
-        for batch in _batches(path, args, malformed):
+        output = _AtomicOutput(Path(args.output) if args.output else None, path)
+        reader = open_input(path, source_kind, delimiter, args.chunk_size)
+        writer = _Writer(kind, output.path, not args.allow_formulas, str(args.output))
+        seen_batch = False
+        batches = reader.batches()
+        for batch in batches:
             scored = _score_batch(batch, rows, {**options, "unit_check": not seen_batch})
             seen_batch = True
             rows += batch.num_rows
             statuses.update(scored.status_counts())
             reasons.update(scored.error_counts())
             writer.submit(batch, scored)
-            progress.update(rows, None)
+            progress.update(rows, reader.fraction)
         if not seen_batch:  # header only, or an Excel sheet without rows
-            empty = _empty_table(path, args)
+            empty = reader.empty_table()
             writer.submit(empty, _score_batch(empty, 0, {**options, "errors": "collect"}))
+        malformed = reader.malformed
         if malformed and args.strict:
             raise InvalidValueError(
-                f"row {rows + 1}: the line does not have one field per column: "
-                f"{malformed[0][:80]!r}"
+                f"row {rows + 1}: the line does not have one field per column, or a quote "
+                "that does not close on it"
             )
         if malformed:  # every input row gets an output row: these come last, as errors
-            table = _malformed_table(path, args, malformed)
+            table = reader.malformed_table(malformed)
             scored = _score_batch(
                 table, rows, {**options, "errors": "collect", "unit_check": False}
             )
@@ -639,18 +912,23 @@ def _score(args: argparse.Namespace) -> int:
         writer.close()
         output.commit()
     except BaseException as error:
-        with contextlib.suppress(Exception):
-            writer.close()
-        output.discard()
-        if isinstance(error, (UsageError, B12LabsError, KeyboardInterrupt, BrokenPipeError)):
-            raise
+        if writer is not None:
+            writer.abandon()
+        if output is not None:
+            output.discard()
         if _is_arrow_error(error):
             what = _FORMATS.get(path.suffix.lower(), "csv")
-            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise UsageError(f"{path}: cannot be read as {what} ({first_line})") from None
+            raise UsageError(f"{path}: cannot be read as {what} ({_first_line(error)})") from None
         raise
     finally:
         progress.done()
+        if batches is not None:
+            batches.close()  # stops the reading thread before the file is closed
+        if reader is not None:
+            reader.close()
+    notes = [note for note in (reader.note, *writer.notes) if note]
+    for note in notes:
+        print(f"b12labs: note: {note}", file=sys.stderr)
     if not args.quiet:
         _summary(rows, statuses, reasons, time.perf_counter() - started, args.output)
     return EXIT_ROW_ERRORS if sum(reasons.values()) else EXIT_OK
@@ -671,8 +949,8 @@ def _score_batch(batch: Any, offset: int, options: dict[str, Any]) -> Any:
 
 
 _MALFORMED = (
-    "malformed_row: the line does not have one field per column "
-    "(written here padded or cut; not interpreted)"
+    "malformed_row: the line does not have one field per column, or has a quote that does "
+    "not close on it (written here padded or cut; not interpreted)"
 )
 
 
@@ -705,20 +983,12 @@ def _is_arrow_error(error: BaseException) -> bool:
         import pyarrow as pa
     except ImportError:  # pragma: no cover
         return False
-    return isinstance(error, (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError))
+    return isinstance(error, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError))
 
 
-def _empty_table(path: Path, args: argparse.Namespace) -> pa.Table:
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_schema(path).empty_table()
-    if path.suffix.lower() == ".xlsx":
-        import pandas as pd
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(pd.read_excel(path, dtype=str).iloc[:0], preserve_index=False)
-    return _malformed_table(path, args, [])
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _summary(
@@ -737,40 +1007,47 @@ def _summary(
     print("\n".join(lines), file=sys.stderr)
 
 
+# ----------------------------------------------------------------------------- console script
+
+
 def run() -> NoReturn:
     """Console-script entry point."""
-    argv = sys.argv[1:]
-    if _arrow_only(argv) and "pandas" not in sys.modules:
-        # pyarrow imports pandas, when installed, on its first array conversion, only to
-        # check whether objects are pandas objects. Scoring CSV or Parquet into CSV or Parquet
-        # never hands it one, so this process tells pyarrow that pandas is absent: 0.14 s of
-        # start-up saved. Only the console script does this (its process ends with the run);
-        # main(), called in-process, leaves the interpreter alone.
+    code = _main(sys.argv[1:], console=True)
+    try:
+        sys.stdout.flush()
+    except OSError:  # closed or full: what could not be written is dropped, without a second
+        # report at interpreter exit
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(code)
+
+
+def _hide_pandas() -> None:
+    """pyarrow imports pandas, when installed, on its first array conversion, only to check
+    whether objects are pandas objects. Scoring CSV or Parquet into CSV or Parquet never hands
+    it one, so the console script tells pyarrow that pandas is absent: 0.14 s of start-up
+    saved. Only the console script does this (its process ends with the run); main(), called
+    in-process, leaves the interpreter alone."""
+    if "pandas" not in sys.modules and not any(
+        isinstance(hook, _WithoutPandas) for hook in sys.meta_path
+    ):
         sys.meta_path.insert(0, _WithoutPandas())
-    sys.exit(main(argv))
 
 
 class _WithoutPandas:
-    """Import hook that reports pandas as not installed (see :func:`run`)."""
+    """Import hook that reports pandas as not installed (see :func:`_hide_pandas`)."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
-def _arrow_only(argv: Sequence[str]) -> bool:
-    """A ``score`` run whose input and output are both CSV/TSV or Parquet."""
-    if not argv or argv[0] != "score":
-        return False
-    args = list(argv[1:])
-    paths = [a for a in args if not a.startswith("-")]
-    output = None
-    for flag in ("-o", "--output"):
-        if flag in args and args.index(flag) + 1 < len(args):
-            output = args[args.index(flag) + 1]
-    formats = {_FORMATS.get(Path(p).suffix.lower(), "csv") for p in paths[:1]}
-    if output is not None:
-        formats.add(_FORMATS.get(Path(output).suffix.lower(), "?"))
-    if "--format" in args and args.index("--format") + 1 < len(args):
-        formats.add(args[args.index("--format") + 1])
+def _arrow_only(args: argparse.Namespace) -> bool:
+    """A ``score`` run (as parsed) whose input and output are both CSV/TSV or Parquet."""
+    formats = {_FORMATS.get(Path(args.input).suffix.lower(), "csv")}
+    if args.format:
+        formats.add(args.format)
+    elif args.output:
+        formats.add(_FORMATS.get(Path(args.output).suffix.lower(), "?"))
     return formats <= {"csv", "parquet"}

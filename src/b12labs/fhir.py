@@ -44,10 +44,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import numbers
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ._analytes import MARKERS, analyte_info
@@ -70,11 +72,13 @@ __all__ = [
     "ICD10",
     "ICD10_CM",
     "LOINC",
+    "MAX_DEPTH",
     "NEXT_STEP_SYSTEM",
     "OBSERVATION_CODE_SYSTEM",
     "PREGNANCY_ANSWERS",
     "PREGNANCY_CONDITIONS",
     "PREGNANCY_STATUS_LOINC",
+    "RESULT_WINDOW",
     "RISK_FACTOR_SYSTEM",
     "SNOMED",
     "STATUS_SYSTEM",
@@ -153,6 +157,16 @@ _RACE_SPECIFIC = frozenset({"48642-3", "48643-1", "88294-4", "88293-6"})
 # reading choice, above the 42 completed weeks (294 days) from which a pregnancy is post-term
 # (ACOG; Eurostat glossary), so a record this far away describes another time.
 _PREGNANCY_SPAN = dt.timedelta(weeks=44)
+#: Input nested deeper than this (JSON arrays and objects inside one another) is refused
+#: before it is read. FHIR resources, even a Bundle of Bundles with nested extensions, are a
+#: few levels deep; this is b12labs' own limit, far below Python's recursion limit.
+MAX_DEPTH = 64
+#: The longest span between the earliest and the latest result of one panel (calendar dates).
+#: One panel is one point in time: B12 status can change within weeks of treatment, and
+#: NICE NG239 reviews the response at 3 months. A b12labs choice, not a clinical threshold.
+RESULT_WINDOW = dt.timedelta(days=90)
+# Results whose dates make the panel's point in time: the markers, creatinine and eGFR.
+_RESULT_KEYS = frozenset({*(str(m) for m in MARKERS), "creatinine", "egfr"})
 _NOT_USED = frozenset({"entered-in-error", "cancelled"})
 _COMPARATORS = frozenset({"<", "<=", ">", ">="})
 # condition-clinical: "active" and its two children; condition-ver-status: only confirmed (or
@@ -252,7 +266,12 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
             message names the Observation).
     """
     today = _today(today)
-    entries = list(_entries(_load(data)))
+    loaded = _load(data)
+    if _depth(loaded) > MAX_DEPTH:
+        raise _too_deep()
+    entries = list(_entries(loaded))
+    for entry in entries:
+        _check_shape(entry.resource)
     patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
     if len(patients) > 1:
         raise FhirError("the resources hold more than one Patient; give one patient's results")
@@ -293,10 +312,11 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
                 continue
         chosen[key] = (when, obs)
 
-    birth = _stamp(patient.resource.get("birthDate")) if patient else None
+    birth = _date_field(patient.resource, "birthDate") if patient else None
     _check_dates(checked, patient.resource if patient else None, birth, today)
     if "egfr" in chosen and _race_ambiguity(chosen["egfr"], egfr_seen, result.notes):
         del chosen["egfr"]
+    _check_window(chosen)
     # The date of the results: the latest result read (a pregnancy record is not a result).
     dates = [d for k, (d, _) in chosen.items() if d is not None and k != "pregnant"]
     latest = max(dates) if dates else None
@@ -566,10 +586,12 @@ def _not_current(cond: Mapping[str, Any], tested: dt.date | None) -> str | None:
         return f"its verificationStatus is {verification or 'not coded'}"
     if any(k.startswith("abatement") for k in cond):
         return "it has abated"
-    onset = _stamp(cond.get("onsetDateTime") or (cond.get("onsetPeriod") or {}).get("start"))
+    onset = _date_field(cond, "onsetDateTime") or _date_field(
+        cond.get("onsetPeriod") or {}, "start", owner=cond, name="onsetPeriod.start"
+    )
     if onset is not None and tested is not None and onset.first > tested:
         return f"its onset {onset.text} is after the results ({tested.isoformat()})"
-    if onset is not None and tested is not None and onset.last < tested - _PREGNANCY_SPAN:
+    if onset is not None and tested is not None and tested - onset.last > _PREGNANCY_SPAN:
         return (
             f"its onset {onset.text} is more than {_PREGNANCY_SPAN.days // 7} weeks before the "
             f"results ({tested.isoformat()}): that pregnancy has ended"
@@ -702,6 +724,28 @@ def _patient_names(patient: _Entry) -> str:
     return ", ".join(names)
 
 
+def _check_window(chosen: Mapping[str, tuple[dt.datetime | None, dict[str, Any]]]) -> None:
+    """Refuse results whose dates span more than :data:`RESULT_WINDOW` (one panel is one
+    point in time). Only the results used count (markers, creatinine, eGFR), by calendar
+    date; results without a date are not compared."""
+    dated = sorted(
+        (when.date(), _label(obs))
+        for key, (when, obs) in chosen.items()
+        if key in _RESULT_KEYS and when is not None
+    )
+    if len(dated) < 2:
+        return
+    (first, first_label), (last, last_label) = dated[0], dated[-1]
+    if last - first <= RESULT_WINDOW:
+        return
+    raise FhirError(
+        f"the results span {(last - first).days} days, from {first_label} "
+        f"({first.isoformat()}) to {last_label} ({last.isoformat()}): more than the "
+        f"{RESULT_WINDOW.days} days one panel may cover (one panel is one point in time). "
+        "Give the results of one date, or read each date's results on their own"
+    )
+
+
 def _check_dates(
     checked: list[dict[str, Any]],
     patient: Mapping[str, Any] | None,
@@ -717,14 +761,12 @@ def _check_dates(
     """
     future: list[str] = []
     before: list[str] = []
-    if patient is not None and birth is not None and birth.first > today + dt.timedelta(days=1):
+    tomorrow = today + dt.timedelta(days=1) if today < dt.date.max else today
+    if patient is not None and birth is not None and birth.first > tomorrow:
         future.append(f"{_label(patient)} birthDate {birth.text}")
     for obs in checked:
         for name, stamp in _stamps(obs):
-            if stamp.utc is not None:
-                ahead = stamp.utc > today
-            else:
-                ahead = stamp.first > today + dt.timedelta(days=1)
+            ahead = stamp.utc > today if stamp.utc is not None else stamp.first > tomorrow
             if ahead:
                 future.append(f"{_label(obs)} {name} {stamp.text}")
             if birth is not None and stamp.last < birth.first:
@@ -751,9 +793,30 @@ def _stamps(obs: Mapping[str, Any]) -> Iterator[tuple[str, _Stamp]]:
         ("effectiveInstant", obs.get("effectiveInstant")),
         ("issued", obs.get("issued")),
     ):
+        if text is None:
+            continue
         stamp = _stamp(text)
-        if stamp is not None:
-            yield name, stamp
+        if stamp is None:
+            raise FhirError(f"{_label(obs)}: {name} {_shown(text)} is not a FHIR date or dateTime")
+        yield name, stamp
+
+
+def _date_field(
+    container: Mapping[str, Any],
+    key: str,
+    *,
+    owner: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> _Stamp | None:
+    """The date in ``container[key]``; a text that is not a date is refused (never skipped)."""
+    text = container.get(key)
+    if text is None:
+        return None
+    stamp = _stamp(text)
+    if stamp is None:
+        who = _label(owner if owner is not None else container)
+        raise FhirError(f"{who}: {name or key} {_shown(text)} is not a FHIR date or dateTime")
+    return stamp
 
 
 def _stamp(text: Any) -> _Stamp | None:
@@ -773,22 +836,148 @@ def _stamp(text: Any) -> _Stamp | None:
                 return _Stamp(text, first, dt.date(year, 12, 31), None)
             return _Stamp(text, first, dt.date(year, month + 1, 1) - dt.timedelta(days=1), None)
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        utc = when.astimezone(dt.UTC).date() if when.tzinfo else None
+    except (ValueError, OverflowError):  # not a date; or a date-time whose UTC date is year 0
         return None
-    utc = when.astimezone(dt.UTC).date() if when.tzinfo else None
     return _Stamp(text, when.date(), when.date(), utc)
+
+
+# ----------------------------------------------------------------------------- shapes
+# The fields b12labs reads, with the JSON type FHIR gives them. A resource whose field has
+# another type is refused with a message naming the field (it is not valid FHIR, and reading
+# it would be a guess). Fields b12labs does not read are not checked; null counts as absent.
+
+_Shape = Any  # str | bool | "value" | dict[str, _Shape] | list[_Shape] (a list of)
+_CODING: dict[str, _Shape] = {"system": str, "code": str, "display": str}
+_CONCEPT: dict[str, _Shape] = {"coding": [_CODING], "text": str}
+_PERIOD: dict[str, _Shape] = {"start": str, "end": str}
+_IDENTIFIER: dict[str, _Shape] = {"system": str, "value": str}
+_REFERENCE: dict[str, _Shape] = {"reference": str, "identifier": _IDENTIFIER, "display": str}
+_SHAPES: dict[str, dict[str, _Shape]] = {
+    "Observation": {
+        "id": str,
+        "status": str,
+        "code": _CONCEPT,
+        "subject": _REFERENCE,
+        "effectiveDateTime": str,
+        "effectivePeriod": _PERIOD,
+        "effectiveInstant": str,
+        "issued": str,
+        # the number itself is checked where it is read (a number, in the float range)
+        "valueQuantity": {
+            "value": "value",
+            "unit": str,
+            "code": str,
+            "system": str,
+            "comparator": str,
+        },
+        "valueBoolean": bool,
+        "valueCodeableConcept": _CONCEPT,
+        "dataAbsentReason": _CONCEPT,
+        "component": [{"code": _CONCEPT, "valueBoolean": bool}],
+    },
+    "Patient": {"id": str, "gender": str, "birthDate": str, "identifier": [_IDENTIFIER]},
+    "Condition": {
+        "id": str,
+        "subject": _REFERENCE,
+        "code": _CONCEPT,
+        "clinicalStatus": _CONCEPT,
+        "verificationStatus": _CONCEPT,
+        "onsetDateTime": str,
+        "onsetPeriod": _PERIOD,
+    },
+}
+_TYPE_NAMES = {str: "text", bool: "true or false"}
+
+
+def _check_shape(resource: Mapping[str, Any]) -> None:
+    """Refuse a resource whose fields read by b12labs have the wrong JSON type."""
+    kind = resource.get("resourceType")
+    if not isinstance(kind, str):
+        raise FhirError(f"resourceType must be text, not {_shown(kind)}")
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        return
+    identifier = resource.get("id")
+    label = f"{kind}/{identifier}" if isinstance(identifier, str) else f"{kind}/(no id)"
+    _check_fields(resource, shape, label, "")
+
+
+def _check_fields(value: Mapping[str, Any], shape: dict[str, _Shape], label: str, at: str) -> None:
+    for key, expected in shape.items():
+        item = value.get(key)
+        if item is not None:
+            _check_value(item, expected, label, f"{at}{key}")
+
+
+def _check_value(item: Any, expected: _Shape, label: str, path: str) -> None:
+    if expected == "value":
+        if isinstance(item, Mapping | list | tuple):
+            raise FhirError(f"{label}: {path} must be a number, not {_shown(item)}")
+    elif isinstance(expected, dict):
+        if not isinstance(item, Mapping):
+            raise FhirError(f"{label}: {path} must be an object, not {_shown(item)}")
+        _check_fields(item, expected, label, f"{path}.")
+    elif isinstance(expected, list):
+        if not isinstance(item, list):
+            raise FhirError(f"{label}: {path} must be an array, not {_shown(item)}")
+        for i, element in enumerate(item):
+            if element is None:
+                raise FhirError(f"{label}: {path}[{i}] is null")
+            _check_value(element, expected[0], label, f"{path}[{i}]")
+    elif not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
+        raise FhirError(f"{label}: {path} must be {_TYPE_NAMES[expected]}, not {_shown(item)}")
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: its repr, shortened (a huge number, a long text)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        return "a number of more than 300 digits"
+    try:
+        text = repr(value)
+    except Exception:  # e.g. deep nesting
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 # ----------------------------------------------------------------------------- parsing
 
 
 def _load(data: Any) -> Any:
-    if isinstance(data, str | bytes):
+    if isinstance(data, str | bytes | bytearray):
         try:
             return json.loads(data)
+        except RecursionError:
+            raise _too_deep() from None
         except ValueError as error:
             raise FhirError(f"not JSON: {error}") from None
     return data
+
+
+def _too_deep() -> FhirError:
+    return FhirError(
+        f"the input is nested more than {MAX_DEPTH} levels deep (arrays and objects inside one "
+        "another); FHIR resources are far shallower, so it is not read"
+    )
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of JSON-like data (0 for a scalar), counted up to ``MAX_DEPTH + 1``.
+
+    Level by level, without recursion; a structure that contains itself never ends, so it
+    counts as too deep.
+    """
+    level = [data] if isinstance(data, Mapping | list | tuple) else []
+    depth = 0
+    while level and depth <= MAX_DEPTH:
+        depth += 1
+        below: dict[int, Any] = {}
+        for item in level:
+            for child in item.values() if isinstance(item, Mapping) else item:
+                if isinstance(child, Mapping | list | tuple):
+                    below[id(child)] = child
+        level = list(below.values())
+    return depth
 
 
 def _entries(data: Any, full_url: str | None = None) -> Iterable[_Entry]:
@@ -799,7 +988,10 @@ def _entries(data: Any, full_url: str | None = None) -> Iterable[_Entry]:
     if not isinstance(data, Mapping) or "resourceType" not in data:
         raise FhirError("expected a FHIR resource (a JSON object with a resourceType)")
     if data["resourceType"] == "Bundle":
-        for entry in data.get("entry") or []:
+        listed = data.get("entry")
+        if listed is not None and not isinstance(listed, list):
+            raise FhirError(f"Bundle entry must be an array, not {_shown(listed)}")
+        for entry in listed or []:
             resource = entry.get("resource") if isinstance(entry, Mapping) else None
             if resource is not None:
                 url = entry.get("fullUrl")
@@ -866,6 +1058,20 @@ def _quantity(obs: Mapping[str, Any], what: str) -> tuple[Any, str, str | None]:
             + "; a numeric result with a UCUM unit is needed",
             analyte=what,
         )
+    value = quantity["value"]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        raise InvalidValueError(
+            f"{label}: {what} valueQuantity.value {_shown(value)} is not a number",
+            analyte=what,
+        )
+    try:
+        float(value)
+    except (ValueError, ArithmeticError):  # an integer beyond the float range
+        raise InvalidValueError(
+            f"{label}: {what} valueQuantity.value {_shown(value)} is not a usable result; a "
+            "finite, non-negative number is required",
+            analyte=what,
+        ) from None
     system = quantity.get("system")
     unit = quantity.get("code")
     if system is not None and system != UCUM:
@@ -879,7 +1085,7 @@ def _quantity(obs: Mapping[str, Any], what: str) -> tuple[Any, str, str | None]:
     unit = unit or quantity.get("unit")
     if not unit:
         raise InvalidValueError(
-            f"{label}: {what} value {quantity.get('value')!r} has no unit; give the UCUM code",
+            f"{label}: {what} value {_shown(value)} has no unit; give the UCUM code",
             analyte=what,
             value=quantity.get("value"),
         )

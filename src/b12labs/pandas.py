@@ -24,8 +24,11 @@ How a frame is read (documented in docs/batch.md):
   :class:`ColumnError`; on the other context columns a bracket text is a description.
 * **Units**, for each cell, come from the first of: a unit written in the cell
   (``"350 pg/mL"``), the row's unit column (``b12_unit``), ``units=``, the column header
-  (``B12 (pg/mL)``). A value column with no unit anywhere is a :class:`ColumnError` saying
-  how to give one: a unit is never guessed from magnitudes.
+  (``B12 (pg/mL)``). ``units=`` must agree with the header and with every unit-column cell of
+  a row with a result (``pg/mL`` and ``ng/L`` agree), and fills the unit column's blanks; a
+  disagreement is a :class:`ColumnError`, never a silent choice. A value column with no unit
+  anywhere is a :class:`ColumnError` saying how to give one: a unit is never guessed from
+  magnitudes.
 * **Values** may be numbers or text: ``"<50"``, ``"> 2000"``, ``" 350 "``, ``"1,234"``. Text
   meaning "no result" (blank, ``"N/A"``, ``"pending"``, ``"hemolysed"``,
   :data:`b12labs._models.MISSING_TOKENS`) is missing, not an error. Text is parsed with
@@ -33,6 +36,10 @@ How a frame is read (documented in docs/batch.md):
 * **Errors**: a row that cannot be interpreted keeps its place; ``b12labs_error`` holds a
   reason code and the message the single-panel call would raise (``errors="collect"``).
   ``errors="raise"`` raises that error at the first bad row instead, naming the row label.
+  Cells the single-panel call refuses are refused in a batch too: texts such as ``"-nan"``,
+  bytes, complex numbers, containers and other objects, integers beyond the float range.
+* **Contract**: one output row per input row, in order; the input is never modified; every
+  row without an error is exactly ``interpret()`` on that row (docs/batch.md).
 
 The output is the input frame (columns, values, dtypes, index and order untouched) plus
 ``b12labs_*`` result columns; see :func:`interpret_frame`.
@@ -44,10 +51,21 @@ from collections.abc import Hashable, Mapping
 from typing import Any, Literal
 
 import numpy.typing as npt
-import pandas as pd
 
 from ._profile import DEFAULT_PROFILE, Profile
-from ._table import ERROR_CODES, Scored, score_table
+
+try:
+    import pandas as pd
+
+    from ._table import ERROR_CODES, Scored, score_table  # needs pyarrow
+except ModuleNotFoundError as exc:  # the optional dependencies: say how to install them
+    if (exc.name or "").partition(".")[0] not in ("pandas", "pyarrow"):
+        raise
+    raise ModuleNotFoundError(
+        f"b12labs.pandas (batch scoring) needs pandas and pyarrow, and {exc.name} is not "
+        'installed; install them with: pip install "b12labs[pandas]"',
+        name=exc.name,
+    ) from exc
 
 __all__ = ["ERROR_CODES", "B12LabsAccessor", "interpret_frame"]
 
@@ -83,8 +101,11 @@ def interpret_frame(
         ``library_version``.
 
     Raises:
-        ColumnError: no recognised column, ambiguous columns, a column with no unit, an
-            age or eGFR header unit that is not accepted.
+        ColumnError: no recognised column, ambiguous columns, a label read twice, two keys
+            mapped to one column, a column with no unit, ``units=`` that is not a unit text
+            or disagrees with the header or the unit column, an age or eGFR header unit that
+            is not accepted.
+        TypeError: ``columns`` or ``units`` is not a mapping.
         B12LabsError: with ``errors="raise"``, the first bad row's error (label in message).
     """
     scored = score_table(

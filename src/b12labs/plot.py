@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 try:
     from matplotlib.figure import Figure, SubFigure
@@ -245,8 +245,11 @@ def cohort(
 
     ``profile`` should be the profile the frame was scored with: its B12 low and
     indeterminate thresholds are drawn as vertical lines (converted to pmol/L) and its MMA
-    elevated (default, age-independent limit) and markedly elevated thresholds as
-    horizontal lines (converted to umol/L).
+    elevated and markedly elevated thresholds as horizontal lines (converted to umol/L).
+    When the MMA limit depends on age (nice-ng239: 0.40 umol/L, and 0.46 umol/L from age
+    65), each limit is drawn and labelled with its ages (gid ``b12labs-mma-elevated`` for
+    the default limit, ``b12labs-mma-elevated-from-65`` for the limit from 65): each point
+    was classified against the limit of its patient's age.
 
     Args:
         scored: the output of :func:`b12labs.interpret_frame`. Not modified.
@@ -307,19 +310,30 @@ def cohort(
             gid=f"b12labs-status-{state.value}",
         )
 
-    lines = (
-        ("b12", "low", prof.b12.low, "pmol/L", "--"),
-        ("b12", "indeterminate", prof.b12.indeterminate, "pmol/L", ":"),
-        ("mma", "elevated", prof.mma.elevated, "umol/L", "--"),
-        ("mma", "markedly_elevated", prof.mma.markedly_elevated, "umol/L", "-."),
-    )
+    # The MMA limit can depend on age (nice-ng239: 0.46 umol/L from 65): the default line is
+    # for patients below the first age band (and of unknown age), one line per band above it.
+    by_age = sorted(prof.mma.elevated_by_age, key=lambda t: t.from_age)
+    default_ages = f" (under {by_age[0].from_age:g}, or age unknown)" if by_age else ""
+    lines: list[tuple[str, str, Any, str, str, str]] = [
+        ("b12", "low", prof.b12.low, "pmol/L", "--", ""),
+        ("b12", "indeterminate", prof.b12.indeterminate, "pmol/L", ":", ""),
+        ("mma", "elevated", prof.mma.elevated, "umol/L", "--", default_ages),
+    ]
+    for i, band in enumerate(by_age):
+        upper = by_age[i + 1].from_age if i + 1 < len(by_age) else None
+        ages = f"{band.from_age:g} and over" if upper is None else f"{band.from_age:g} to {upper:g}"
+        lines.append(
+            ("mma", f"elevated-from-{band.from_age:g}", band, "umol/L", ":", f" (age {ages})")
+        )
+    lines.append(("mma", "markedly_elevated", prof.mma.markedly_elevated, "umol/L", "-.", ""))
     at_b12: list[float] = []
     at_mma: list[float] = []
-    for key, name, threshold, unit, style in lines:
+    for key, name, threshold, unit, style, ages in lines:
         at = convert(threshold.value, threshold.unit, unit, analyte=key)
         (at_b12 if key == "b12" else at_mma).append(at)
         shown = f" = {at:.4g} {unit}" if threshold.unit != unit else ""
-        label = f"{_NAMES[key]} {name.replace('_', ' ')}: {threshold.describe()}{shown}"
+        kind = "elevated" if name.startswith("elevated") else name.replace("_", " ")
+        label = f"{_NAMES[key]} {kind}{ages}: {threshold.describe()}{shown}"
         draw = ax.axvline if key == "b12" else ax.axhline
         draw(
             at,
@@ -331,7 +345,7 @@ def cohort(
         )
 
     # axvline and axhline leave the other axis' limits alone: keep every line in view.
-    ax.update_datalim([(b, m) for b, m in zip(at_b12, at_mma, strict=True)])
+    ax.update_datalim([(min(at_b12), min(at_mma)), (max(at_b12), max(at_mma))])
     ax.autoscale_view()
     ax.set_xlabel("B12 (pmol/L)")
     ax.set_ylabel("MMA (umol/L)")
