@@ -732,3 +732,22 @@ def test_pydantic_validation_api_keeps_pydantic_errors() -> None:
     assert Panel.model_validate({"b12": "150 pmol/L"}) == Panel(b12="150 pmol/L")
     nice = b12labs.get_profile(NICE)
     assert b12labs.Profile.model_validate(nice.model_dump()).model_dump() == nice.model_dump()
+
+
+def test_long_leading_spaces_do_not_stall_the_parser():
+    # A cell of 100,000 spaces and one letter once took about 50 s: the decimal-comma check
+    # ran a backtracking pattern over the untrimmed text. A hang guard (subprocess with a
+    # generous timeout), not a speed target.
+    code = (
+        "import b12labs\n"
+        "for text in (' ' * 100_000 + 'x', ' ' * 100_000 + '0,45 umol/L'):\n"
+        "    try:\n"
+        "        b12labs.interpret(mma=text)\n"
+        "    except b12labs.InvalidValueError as error:\n"
+        "        print(type(error).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["InvalidValueError", "InvalidValueError"]

@@ -322,7 +322,7 @@ MISSING_TOKENS: frozenset[str] = frozenset(
         "hemolysed", "haemolysed", "hemolyzed", "haemolyzed", "qns", "see comment",
     }
 )  # fmt: skip
-_DECIMAL_COMMA = re.compile(r"^\s*[<>≤≥=]*\s*\d+,\d+(?!\d)")
+_DECIMAL_COMMA = re.compile(r"^[<>≤≥=]*\s*\d+,\d+(?!\d)")  # matched on the stripped text
 
 
 def _slug(text: str) -> str:
@@ -394,7 +394,7 @@ class Measurement(_Frozen):
             )
         match = _MEASUREMENT_TEXT.match(stripped)
         if match is None or not match["unit"].strip():
-            if _DECIMAL_COMMA.match(text):
+            if _DECIMAL_COMMA.match(stripped):
                 why = "uses a decimal comma; write the number with a decimal point, e.g. '0.45'"
             elif match is not None:
                 why = "has no unit"
