@@ -157,18 +157,7 @@ class FhirError(B12LabsError):
     """FHIR input that is not usable resources (see :mod:`b12labs.fhir`)."""
 
 
-for _cls in (
-    B12LabsError,
-    UnitError,
-    UnknownUnitError,
-    IncompatibleUnitError,
-    InvalidValueError,
-    ImplausibleValueError,
-    ProfileError,
-    InvalidProfileError,
-    UnknownProfileError,
-    ColumnError,
-    FhirError,
-):
-    _cls.__module__ = "b12labs"
-del _cls
+# Every public class (this module's __all__) reports the public namespace as its module.
+for _name in __all__:
+    globals()[_name].__module__ = "b12labs"
+del _name

@@ -7,12 +7,13 @@ the unit and what would be accepted, even when raised from inside pydantic valid
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal, Self
@@ -59,33 +60,34 @@ PYDANTIC_API: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+@contextlib.contextmanager
+def _pydantic_api() -> Iterator[None]:
+    """Mark the block as pydantic's own validation API (see :data:`PYDANTIC_API`)."""
+    token = PYDANTIC_API.set(True)
+    try:
+        yield
+    finally:
+        PYDANTIC_API.reset(token)
+
+
 class PydanticAPI(BaseModel):
     """Base of models whose constructor raises b12labs errors: marks pydantic's own
     validation API (see :data:`PYDANTIC_API`)."""
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
-        token = PYDANTIC_API.set(True)
-        try:
+        with _pydantic_api():
             return super().model_validate(obj, **kwargs)
-        finally:
-            PYDANTIC_API.reset(token)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
-        token = PYDANTIC_API.set(True)
-        try:
+        with _pydantic_api():
             return super().model_validate_json(json_data, **kwargs)
-        finally:
-            PYDANTIC_API.reset(token)
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
-        token = PYDANTIC_API.set(True)
-        try:
+        with _pydantic_api():
             return super().model_validate_strings(obj, **kwargs)
-        finally:
-            PYDANTIC_API.reset(token)
 
 
 class _Frozen(PydanticAPI):
