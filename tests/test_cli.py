@@ -789,13 +789,18 @@ def test_score_no_b12_column(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert "B12" in err
 
 
-def test_score_column_without_unit_exit_2(
+def test_score_cells_without_unit_are_row_errors_with_a_note(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = write(tmp_path / "in.csv", "patient,b12\np1,150\n")
-    code, _, err = run_cli(capsys, "score", source)
-    assert code == 2
-    one_line_error(err)
+    # a CSV column is text: each row without a unit is its own error (row locality), and
+    # the note says how to give the unit for the whole column
+    source = write(tmp_path / "in.csv", "patient,b12\np1,150\np2,150 pmol/L\n")
+    code, out, err = run_cli(capsys, "score", source)
+    assert code == 1
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert "has no unit" in rows[0]["b12labs_error"]
+    assert rows[1]["b12labs_error"] == ""
+    assert "--unit b12=" in err
 
 
 def test_output_mode_follows_umask(
@@ -942,8 +947,7 @@ def test_unit_option(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     text = "patient,b12,mma\np1,150 pmol/L,520\np2,400 pmol/L,300\np3,250 pg/mL,900\n"
     source = write(tmp_path / "in.csv", text)
     code, _, err = run_cli(capsys, "score", source)
-    assert code == 2  # the MMA column has no unit
-    one_line_error(err)
+    assert code == 1  # each MMA cell has no unit: three row errors
     code, out, err = run_cli(capsys, "score", source, "--unit", "mma=nmol/L")
     assert code == 0, err
     scored = read_out(out)

@@ -605,10 +605,9 @@ PYTHON_SPELLINGS = re.compile(r"\b(columns|units|profile|errors)=|=\{|accepted_u
         (GOOD, ["--column", "nonsense=Vitamin B12"], "--column"),
         (GOOD, ["--column", "b12=No such column"], "--column"),
         ("b12,Vitamin B12\n150 pmol/L,150 pmol/L\n", [], '--column b12="'),
-        ("patient,b12\np1,150\n", [], "--unit b12="),
         (GOOD, ["--unit", "nonsense=pmol/L"], "--unit"),
     ],
-    ids=["no-b12", "unknown-key", "missing-label", "two-b12", "no-unit", "unknown-unit-key"],
+    ids=["no-b12", "unknown-key", "missing-label", "two-b12", "unknown-unit-key"],
 )
 def test_errors_name_command_line_flags(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, argv: list[str], flag: str
@@ -619,6 +618,22 @@ def test_errors_name_command_line_flags(
     assert code == 2
     one_line_error(err, flag)
     assert not PYTHON_SPELLINGS.search(err), err
+
+
+def test_a_column_of_numbers_without_unit_names_the_unit_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a Parquet column of numbers cannot carry units: a column error decided by the schema
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"patient": ["p1"], "b12": [150.0]}), source)
+    code, _, err = run_cli(capsys, "score", source, "-o", tmp_path / "out.parquet")
+    assert code == 2
+    one_line_error(err, "--unit b12=")
+    assert not PYTHON_SPELLINGS.search(err), err
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_core_install_without_pyarrow_says_what_to_install(tmp_path: Path) -> None:

@@ -446,13 +446,15 @@ def _series(draw: st.DrawFn, cells: list[Any]) -> Any:
     return pd.Series(cells, dtype=object)
 
 
-def no_unit_anywhere(cells: list[Any], unit_cells: list[Any], default: str | None) -> bool:
-    """The issue's ColumnError: a column with values but no unit in the header, units=,
-    the unit column or any cell."""
-    if default is not None or any(not is_missing(u) for u in unit_cells):
+def no_unit_for_numbers(series: Any, has_unit_column: bool, default: str | None) -> bool:
+    """The ColumnError of a value column, decided by the schema alone (row locality): a
+    column of numbers (a numeric or boolean dtype) with no unit in the header, units= or a
+    unit column. A text column without a unit gives each row with a result its own error."""
+    if default is not None or has_unit_column:
         return False
-    present = [c for c in cells if not is_missing(c)]
-    return bool(present) and not any(isinstance(c, str) and gives_a_unit(c) for c in present)
+    return bool(
+        pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+    )
 
 
 @dataclass
@@ -520,7 +522,9 @@ def frames(draw: st.DrawFn) -> Case:
         layout.value[key] = label
         if explicit:
             mapping[key] = label
-        column_error = column_error or no_unit_anywhere(cells, row_units, default)
+        column_error = column_error or no_unit_for_numbers(
+            columns[label], mode.startswith("column"), default
+        )
     if draw(st.booleans()):
         columns["patient note"] = pd.Series([f"note {j}" for j in range(n)], dtype=object)
     df = pd.DataFrame(columns)
@@ -906,12 +910,12 @@ def test_duplicate_column_labels_are_a_column_error():
     "cells",
     [
         [150.0, 300.0],
-        ["150", "300"],
         pd.array([150.0, None], dtype="Float64"),
-        pd.array(["150", pd.NA], dtype="string"),
+        pd.array([None, None], dtype="Float64"),  # no value at all: the type decides
+        [150, 300],
     ],
 )
-def test_a_value_column_with_no_unit_anywhere_is_a_column_error(cells: Any):
+def test_a_column_of_numbers_with_no_unit_is_a_column_error(cells: Any):
     df = pd.DataFrame({"b12": cells, "age": [40, 50]})
     before = df.copy()
     with pytest.raises(ColumnError) as info:
@@ -924,6 +928,20 @@ def test_a_value_column_with_no_unit_anywhere_is_a_column_error(cells: Any):
     assert "unit column" in message or "b12_unit" in message
     assert info.value.analyte == "b12"
     pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.mark.parametrize(
+    "cells", [["150", "300 pmol/L", None], pd.array(["150", "300 pmol/L", pd.NA], dtype="string")]
+)
+def test_a_text_cell_with_no_unit_is_its_rows_error(cells: Any):
+    # row locality: the text column could carry units in its cells, so what is missing is
+    # found in the data, and is each row's error (the one interpret() raises)
+    df = pd.DataFrame({"b12": cells})
+    out = interpret_frame(df)
+    assert out["b12labs_error"].iloc[0] == row_error(scalar_error(b12="150"))
+    assert "has no unit" in out["b12labs_error"].iloc[0]
+    assert out["b12labs_error"].iloc[1:].tolist() == ["", ""]
+    assert out["b12labs_status"].iloc[1] == b12labs.interpret(b12="300 pmol/L").status.value
 
 
 def test_no_unit_is_never_guessed_from_magnitudes():
@@ -1734,17 +1752,25 @@ def test_units_argument_fills_the_blank_cells_of_a_unit_column():
     )
 
 
-def test_units_argument_disagreeing_with_the_unit_column_is_a_column_error():
-    # used to be silently ignored on the rows whose unit cell was filled
-    df = pd.DataFrame({"b12": [150, 300, 400], "b12_unit": ["pmol/L", None, "pmol/L"]})
+def test_units_argument_disagreeing_with_a_unit_column_cell_is_that_rows_error():
+    # row locality: found in the data, so a row error (reason conflicting_unit), not a
+    # ColumnError; it used to be silently ignored, then a ColumnError for the whole frame
+    df = pd.DataFrame({"b12": [150, 300, 400], "b12_unit": ["pmol/L", None, "ng/L"]})
     before = df.copy(deep=True)
-    with pytest.raises(ColumnError) as info:
-        interpret_frame(df, units={"b12": "pg/mL"})
-    message = str(info.value)
+    out = interpret_frame(df, units={"b12": "pg/mL"})
+    error = out["b12labs_error"].iloc[0]
+    assert error.startswith("conflicting_unit: ")
     for part in ("'pg/mL'", "'pmol/L'", "b12_unit"):
-        assert part in message
-    assert "2 rows" in message
-    assert info.value.analyte == "b12"
+        assert part in error
+    assert pd.isna(out["b12labs_status"].iloc[0])
+    assert np.isnan(out["b12labs_b12_value"].iloc[0])
+    # the blank cell takes units=, and ng/L is pg/mL: both rows are read
+    assert out["b12labs_error"].iloc[1:].tolist() == ["", ""]
+    expected = [b12labs.interpret(b12=(v, "pg/mL")) for v in (300, 400)]
+    assert out["b12labs_b12_value"].iloc[1:].tolist() == pytest.approx(
+        [r.markers["b12"].value for r in expected], rel=REL
+    )
+    assert ERROR_CODES["conflicting_unit"] is b12labs.UnitError
     pd.testing.assert_frame_equal(df, before)
 
 

@@ -54,16 +54,19 @@ from ._version import __version__
 logging.getLogger("b12labs").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
+    from .arrow import interpret_table, output_schema
     from .pandas import interpret_frame
+
+# Batch entry points live in the optional fronts; importing them lazily keeps
+# `import b12labs` free of pandas and pyarrow.
+_LAZY = {"interpret_frame": "pandas", "interpret_table": "arrow", "output_schema": "arrow"}
 
 
 def __getattr__(name: str) -> Any:
-    # interpret_frame lives in b12labs.pandas; importing it here lazily keeps
-    # `import b12labs` free of pandas and pyarrow.
-    if name == "interpret_frame":
-        from .pandas import interpret_frame
+    if name in _LAZY:
+        import importlib
 
-        return interpret_frame
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'b12labs' has no attribute {name!r}")
 
 
@@ -107,7 +110,9 @@ __all__ = [
     "get_profile",
     "interpret",
     "interpret_frame",
+    "interpret_table",
     "list_profiles",
     "load_profile",
+    "output_schema",
     "result_json_schema",
 ]

@@ -59,6 +59,7 @@ ERROR_CODES: dict[str, type[B12LabsError]] = {
     "incompatible_unit": IncompatibleUnitError,
     "implausible_value": ImplausibleValueError,
     "invalid_value": InvalidValueError,
+    "conflicting_unit": UnitError,
 }
 _CODE_OF: dict[type[B12LabsError], str] = {cls: code for code, cls in ERROR_CODES.items()}
 
@@ -289,6 +290,30 @@ def _resolve_columns(
 
 def _is_arrow(column: Any) -> bool:
     return isinstance(column, pa.Array | pa.ChunkedArray)
+
+
+def _without_views(column: Any) -> Any:
+    """An Arrow column of string views (polars' text) as large strings, which every compute
+    kernel takes; any other column as it is."""
+    if not _is_arrow(column):
+        return column
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if _is_view(kind):
+        target = pa.large_string() if pa.types.is_string_view(kind) else pa.large_binary()
+        if pa.types.is_dictionary(column.type):
+            target = pa.dictionary(column.type.index_type, target)
+        return column.cast(target)
+    return column
+
+
+def _is_view(kind: pa.DataType) -> bool:
+    is_string_view = getattr(pa.types, "is_string_view", None)
+    is_binary_view = getattr(pa.types, "is_binary_view", None)
+    return bool(
+        (is_string_view and is_string_view(kind)) or (is_binary_view and is_binary_view(kind))
+    )
 
 
 def _kind(column: Any) -> Literal["bool", "numeric", "text"]:
@@ -1093,14 +1118,14 @@ def score_table(
     units: Mapping[str, str] | None = None,
     errors: Literal["collect", "raise"] = "collect",
     row_label: Callable[[int], Any] = lambda row: row,
-    unit_check: bool = True,
 ) -> Scored:
     """Score a table given as its column labels, a getter of one column (a pandas Series or
     an Arrow array) and its number of rows. See :func:`b12labs.pandas.interpret_frame`.
 
-    ``unit_check=False`` turns the "column with no unit anywhere" :class:`ColumnError` into
-    per-row errors: a stream checks its first chunk only, so that the answer for a row never
-    depends on where chunk boundaries fall.
+    Row locality: a row's result depends only on that row, the arguments and the column
+    labels and types, never on the other rows of the batch. A :class:`ColumnError` is decided
+    by the labels, the column types and the arguments alone; anything found in the cells is
+    that row's error.
     """
     if errors not in ("collect", "raise"):
         raise ValueError(f"errors must be 'collect' or 'raise', not {errors!r}")
@@ -1124,11 +1149,15 @@ def score_table(
     for key in _FIELD_ORDER:  # Panel's field order: a row reports the error interpret() raises
         if key not in found.value:
             continue
-        series = column(found.value[key])
+        series = _without_views(column(found.value[key]))
         if key in _MEASURED:
-            unit_column = column(found.unit_column[key]) if key in found.unit_column else None
+            unit_column = (
+                _without_views(column(found.unit_column[key]))
+                if key in found.unit_column
+                else None
+            )
             values[key], censors[key] = _measurement_column(
-                key, series, unit_column, found, fixed_units, problems, unit_check
+                key, series, unit_column, found, fixed_units, problems
             )
         elif key in ("age", "egfr"):
             number, junk = _numbers(_readable(series, "measure"))
@@ -1287,7 +1316,6 @@ def _measurement_column(
     found: _Columns,
     fixed_units: Mapping[str, str],
     problems: _Errors,
-    unit_check: bool = True,
 ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
     """Canonical values (NaN where absent or bad) and censor codes of one measurement column.
 
@@ -1297,16 +1325,28 @@ def _measurement_column(
     column. One factor is computed per distinct unit text.
 
     Raises:
-        ColumnError: no unit anywhere (with ``unit_check``); ``units=`` disagreeing with the
-            header or the unit column.
+        ColumnError: a column of numbers with no unit in the header, ``units=`` or a unit
+            column; ``units=`` disagreeing with the header (a unit-column cell that disagrees
+            is its row's ``conflicting_unit`` error).
     """
     n = len(series)
     fixed = fixed_units.get(key)
     header = found.header_unit.get(key)
     if fixed is not None and header is not None:
-        _check_agree(key, fixed, header, f"the header of column {found.value[key]!r}", 0)
-    parsed = _parse_measurements(_readable(series, "measure"))
+        _check_agree(key, fixed, header, f"the header of column {found.value[key]!r}")
     default = fixed or header
+    if default is None and key not in found.unit_column and _kind(series) != "text":
+        # decided by the schema alone: a column of numbers cannot carry units in its cells
+        label = found.value[key]
+        raise ColumnError(
+            f"column {label!r} ({key}) holds numbers and has no unit: write it in the header "
+            f"('{label} (pmol/L)'), pass units={{{key!r}: '...'}}, or add a unit column "
+            f"('{key}_unit'); accepted units: see b12labs.accepted_units({key!r}). "
+            "b12labs never guesses a unit from magnitudes",
+            analyte=key,
+            value=label,
+        )
+    parsed = _parse_measurements(_readable(series, "measure"))
     present = ~np.isnan(parsed.value) | parsed.bad
     if key not in found.unit_column and not parsed.unit_rows.size and default is not None:
         # one unit for the whole column: one factor, no per-row unit bookkeeping
@@ -1346,24 +1386,23 @@ def _measurement_column(
         factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
         unit_source[parsed.unit_rows] = 2
     if fixed is not None and column is not None:
-        from_column = np.flatnonzero(present & (unit_source == 1))
-        if from_column.size:
-            used = np.unique(column.index[from_column])
+        # units= and a filled unit-column cell of a row with a result must agree; a row
+        # where they do not is that row's error (row locality: it is found in the data)
+        fixed_factor = _factor_or_nan(key, fixed)
+        cell_factor = column.lookup([_factor_or_nan(key, u) for u in usable], np.nan)
+        with np.errstate(invalid="ignore"):
+            differs = ~np.isclose(cell_factor, fixed_factor, rtol=1e-9, atol=0.0)
+        conflict = present & (unit_source == 1) & differs & ~np.isnan(cell_factor)
+        if not math.isnan(fixed_factor) and conflict.any():
+            rows = np.flatnonzero(conflict)
             label = found.unit_column[key]
-            for i in used[used >= 0].tolist():
-                if usable[i] is not None:
-                    count = int(np.count_nonzero(column.index[from_column] == i))
-                    _check_agree(key, fixed, usable[i], f"unit column {label!r}", count)
-    if unit_check and present.any() and not (unit_source >= 0).any():
-        label = found.value[key]
-        raise ColumnError(
-            f"column {label!r} ({key}) has no unit: write it in the header "
-            f"('{label} (pmol/L)'), pass units={{{key!r}: '...'}}, or add a unit column "
-            f"('{key}_unit'); accepted units: see b12labs.accepted_units({key!r}). "
-            "b12labs never guesses a unit from magnitudes",
-            analyte=key,
-            value=label,
-        )
+            cell_units = [usable[i] for i in column.index[rows].tolist()]
+            problems.add(
+                rows,
+                cell_units,
+                lambda unit: _conflict_error(key, fixed, unit, f"unit column {label!r}"),
+            )
+            factor[rows] = np.nan  # refused below as well, after the conflict is recorded
     return _checked(
         key,
         series,
@@ -1375,20 +1414,25 @@ def _measurement_column(
     )
 
 
-def _check_agree(key: str, fixed: str, other: str, where: str, rows: int) -> None:
-    """Raise a ColumnError when ``units=`` and another statement of the unit disagree.
+def _check_agree(key: str, fixed: str, header: str, where: str) -> None:
+    """Raise a ColumnError when ``units=`` and the header state different units.
 
     Units agree when they convert with the same factor (``pg/mL`` and ``ng/L``). A unit
     that is not a known unit of the analyte is not compared: it is each row's unit error.
     """
-    ours, theirs = _factor_or_nan(key, fixed), _factor_or_nan(key, other)
+    ours, theirs = _factor_or_nan(key, fixed), _factor_or_nan(key, header)
     if math.isnan(ours) or math.isnan(theirs) or math.isclose(ours, theirs, rel_tol=1e-9):
         return
-    on_rows = f" on {rows} row{'s' if rows != 1 else ''} with a result" if rows else ""
-    raise ColumnError(
-        f"units= gives {key} in {fixed!r} but {where} gives {other!r}{on_rows}: a unit stated "
-        "twice must agree (b12labs never picks one silently). Drop units= to use the column's "
-        "own units, or correct the column",
+    error = _conflict_error(key, fixed, header, where)
+    raise ColumnError(error.message, analyte=key, value=header, unit=fixed)
+
+
+def _conflict_error(key: str, fixed: str, other: str, where: str) -> UnitError:
+    """``units=`` and another statement of the unit disagree (reason ``conflicting_unit``)."""
+    return UnitError(
+        f"{key}: units= gives {fixed!r} but {where} gives {other!r}: a unit stated twice must "
+        "agree (b12labs never picks one silently). Drop units= to use the column's own units, "
+        "or correct the column",
         analyte=key,
         value=other,
         unit=fixed,

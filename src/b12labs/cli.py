@@ -30,9 +30,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from ._analytes import MARKERS
 from ._exceptions import B12LabsError, ColumnError, InvalidValueError, ProfileError
 from ._io import InputError
 from ._version import __version__
+
+#: Keys of the value columns that take a unit (the markers and creatinine).
+_UNIT_KEYS = (*(str(m) for m in MARKERS), "creatinine")
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -883,9 +887,12 @@ def _score(args: argparse.Namespace) -> int:
         reader = open_input(path, source_kind, delimiter, args.chunk_size)
         writer = _Writer(kind, output.path, not args.allow_formulas, str(args.output))
         seen_batch = False
+        unitless: list[tuple[str, Any]] = []
         batches = reader.batches()
         for batch in batches:
-            scored = _score_batch(batch, rows, {**options, "unit_check": not seen_batch})
+            scored = _score_batch(batch, rows, options)
+            if not seen_batch:
+                unitless = _unitless_columns(scored, options["units"])
             seen_batch = True
             rows += batch.num_rows
             statuses.update(scored.status_counts())
@@ -903,9 +910,7 @@ def _score(args: argparse.Namespace) -> int:
             )
         if malformed:  # every input row gets an output row: these come last, as errors
             table = reader.malformed_table(malformed)
-            scored = _score_batch(
-                table, rows, {**options, "errors": "collect", "unit_check": False}
-            )
+            scored = _score_batch(table, rows, {**options, "errors": "collect"})
             reasons["malformed_row"] += table.num_rows
             rows += table.num_rows
             writer.submit(table, scored, malformed=True)
@@ -927,11 +932,31 @@ def _score(args: argparse.Namespace) -> int:
         if reader is not None:
             reader.close()
     notes = [note for note in (reader.note, *writer.notes) if note]
+    if reasons and unitless:  # the rows say "has no unit"; the note says how to fix it once
+        notes.append(
+            "no unit in the header, --unit or a unit column for "
+            + ", ".join(f"{label!r} ({key})" for key, label in unitless)
+            + ": each row whose cell has no unit is an error; give the unit once with "
+            + " ".join(f"--unit {key}=..." for key, _ in unitless)
+        )
     for note in notes:
         print(f"b12labs: note: {note}", file=sys.stderr)
     if not args.quiet:
         _summary(rows, statuses, reasons, time.perf_counter() - started, args.output)
     return EXIT_ROW_ERRORS if sum(reasons.values()) else EXIT_OK
+
+
+def _unitless_columns(scored: Any, units: dict[str, str]) -> list[tuple[str, Any]]:
+    """Value columns whose unit can only come from their cells: (key, column label)."""
+    found = scored.found
+    return [
+        (key, label)
+        for key, label in found.value.items()
+        if key in _UNIT_KEYS
+        and key not in found.header_unit
+        and key not in found.unit_column
+        and key not in units
+    ]
 
 
 def _score_batch(batch: Any, offset: int, options: dict[str, Any]) -> Any:

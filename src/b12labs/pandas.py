@@ -108,6 +108,13 @@ def interpret_frame(
         TypeError: ``columns`` or ``units`` is not a mapping.
         B12LabsError: with ``errors="raise"``, the first bad row's error (label in message).
     """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"interpret_frame() takes a pandas DataFrame, not {type(df).__module__}."
+            f"{type(df).__qualname__}; for Arrow data (pyarrow, polars, DuckDB) use "
+            "b12labs.interpret_table(data), which returns a pyarrow Table; see also "
+            "b12labs.polars, b12labs.duckdb, b12labs.dask and b12labs.spark"
+        )
     scored = score_table(
         list(df.columns),
         df.__getitem__,
