@@ -37,6 +37,9 @@ REQUIRED_NAMES = (
     "get_profile",
     "load_profile",
     "result_json_schema",
+    "interpret_frame",
+    "interpret_table",
+    "output_schema",
     *ERRORS,
 )
 # Error tree documented in decision-spec section 1/2 and src/b12labs/_exceptions.py.
@@ -182,7 +185,8 @@ _FRESH = textwrap.dedent(
     socket.getaddrinfo = _no_network
 
     import b12labs
-    heavy = sorted(m for m in ("pandas", "matplotlib", "pint") if m in sys.modules)
+    engines = ("pandas", "matplotlib", "pint", "pyarrow", "polars", "duckdb", "dask", "pyspark")
+    heavy = sorted(m for m in engines if m in sys.modules)
     print("HEAVY", heavy)
     result = b12labs.interpret(b12="150 pmol/L", mma="0.52 umol/L", age=70)
     print("STATUS", result.status.value)

@@ -1152,9 +1152,7 @@ def score_table(
         series = _without_views(column(found.value[key]))
         if key in _MEASURED:
             unit_column = (
-                _without_views(column(found.unit_column[key]))
-                if key in found.unit_column
-                else None
+                _without_views(column(found.unit_column[key])) if key in found.unit_column else None
             )
             values[key], censors[key] = _measurement_column(
                 key, series, unit_column, found, fixed_units, problems

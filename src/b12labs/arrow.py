@@ -52,7 +52,7 @@ except ModuleNotFoundError as exc:  # the optional dependency: say how to instal
     if (exc.name or "").partition(".")[0] != "pyarrow":
         raise
     raise ModuleNotFoundError(
-        'b12labs.arrow needs pyarrow, which is not installed; install it with: pip install '
+        "b12labs.arrow needs pyarrow, which is not installed; install it with: pip install "
         '"b12labs[pandas]"',
         name=exc.name,
     ) from exc
@@ -189,23 +189,23 @@ def _with_results(table: pa.Table, scored: Scored) -> pa.Table:
     """``table`` with the result columns appended, in their fixed types."""
     arrays = list(table.columns)
     fields = list(table.schema)
-    for name, values, categories in scored.columns():
-        if categories is None:
+    for name, values, vocabulary in scored.columns():
+        meta = None
+        if vocabulary is None:
             if values.dtype == np.float64:
                 array = pa.array(values, type=pa.float64(), from_pandas=True)  # NaN -> null
             else:
                 array = pa.array(values, type=pa.int16())
         else:
             indices = pa.array(values, mask=values < 0, type=pa.int32())
-            labels = pa.array([str(c) for c in categories], type=pa.string())
+            labels = pa.array([str(c) for c in vocabulary], type=pa.string())
             if name in _TEXT_COLUMNS:
                 array = pc.take(labels, indices)
             else:
                 array = pa.DictionaryArray.from_arrays(indices.cast(pa.int8()), labels)
+                # the fixed vocabulary travels with the schema (see categories())
+                meta = {_CATEGORIES_KEY: json.dumps(labels.to_pylist()).encode()}
         arrays.append(array)
-        meta = None
-        if pa.types.is_dictionary(array.type):  # the fixed vocabulary travels with the schema
-            meta = {_CATEGORIES_KEY: json.dumps([str(c) for c in categories]).encode()}
         fields.append(pa.field(name, array.type, metadata=meta))
     metadata = {**(table.schema.metadata or {})}
     metadata[_METADATA_KEY] = json.dumps(scored.provenance).encode()
