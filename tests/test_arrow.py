@@ -404,3 +404,50 @@ def test_values_are_in_the_canonical_unit():
     value = out.column("b12labs_b12_value").to_pylist()[0]
     assert value == pytest.approx(300 / 1.35537, rel=1e-4)
     assert not np.isnan(value)
+
+
+_WITHOUT_PANDAS = """
+import sys
+
+class NoPandas:  # an environment with pyarrow and polars but no pandas installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoPandas())
+import pyarrow as pa
+import b12labs
+
+table = pa.table({"b12": ["150 pmol/L", "junk"], "mma (umol/L)": [0.52, None], "age": [70, 40]})
+out = b12labs.interpret_table(table)
+print("STATUS", out.column("b12labs_status").to_pylist())
+print("SCHEMA", b12labs.output_schema(table.schema).equals(out.schema))
+try:
+    import polars
+except ModuleNotFoundError:
+    print("POLARS", "absent")
+else:
+    print("POLARS", b12labs.interpret_table(polars.from_arrow(table)).num_rows)
+print("PANDAS", "pandas" in sys.modules)
+"""
+
+
+def test_the_arrow_front_works_without_pandas_installed():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PANDAS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    # the first row as interpret() answers it; "junk" is a row error, so its status is missing
+    first = b12labs.interpret(b12="150 pmol/L", mma="0.52 umol/L", age=70).status.value
+    assert lines["STATUS"] == f"[{first!r}, None]"
+    assert lines["SCHEMA"] == "True"
+    assert lines["POLARS"] in ("2", "absent")
+    assert lines["PANDAS"] == "False"
