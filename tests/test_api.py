@@ -24,6 +24,9 @@ ERRORS = (
     "ProfileError",
     "InvalidProfileError",
     "UnknownProfileError",
+    "ColumnError",
+    "FhirError",
+    "Hl7Error",
 )
 REQUIRED_NAMES = (
     "interpret",
@@ -52,6 +55,9 @@ PARENTS = {
     "ProfileError": "B12LabsError",
     "InvalidProfileError": "ProfileError",
     "UnknownProfileError": "ProfileError",
+    "ColumnError": "B12LabsError",
+    "FhirError": "B12LabsError",
+    "Hl7Error": "B12LabsError",
 }
 PUBLIC = [name for name in b12labs.__all__ if name != "__version__"]
 

@@ -16,8 +16,10 @@ Every error is a :class:`ValueError`, so code that already guards user input wit
     ├── ColumnError                   a DataFrame whose columns cannot be interpreted
     │                                 (none recognised, ambiguous, or a value column
     │                                 with no unit anywhere)
-    └── FhirError                     FHIR input that is not usable resources (not JSON,
-                                      no resourceType, several Patients)
+    ├── FhirError                     FHIR input that is not usable resources (not JSON,
+    │                                 no resourceType, several Patients)
+    └── Hl7Error                      HL7 v2 input that is not a readable ORU^R01 message
+                                      (no MSH, another message type, broken structure)
 
 The public API raises nothing else, except :class:`TypeError` for a wrong call shape (an
 unexpected keyword argument, a panel given together with keyword results, a panel that is
@@ -37,6 +39,7 @@ __all__ = [
     "B12LabsError",
     "ColumnError",
     "FhirError",
+    "Hl7Error",
     "ImplausibleValueError",
     "IncompatibleUnitError",
     "InvalidProfileError",
@@ -155,6 +158,10 @@ class ColumnError(B12LabsError):
 
 class FhirError(B12LabsError):
     """FHIR input that is not usable resources (see :mod:`b12labs.fhir`)."""
+
+
+class Hl7Error(B12LabsError):
+    """HL7 v2 input that is not a readable ORU^R01 message (see :mod:`b12labs.hl7`)."""
 
 
 # Every public class (this module's __all__) reports the public namespace as its module.

@@ -31,6 +31,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .hl7 import FeedInput
+
 __all__ = ["CsvInput", "ExcelInput", "InputError", "ParquetInput", "open_input"]
 
 logger = logging.getLogger("b12labs")
@@ -576,8 +578,18 @@ def _excel_table(path: Path) -> pa.Table:
 
 def open_input(
     path: Path, kind: str, delimiter: str | None, chunk_size: int
-) -> CsvInput | ParquetInput | ExcelInput:
-    """The reader for ``kind`` ("csv", "parquet" or "excel")."""
+) -> CsvInput | ParquetInput | ExcelInput | FeedInput:
+    """The reader for ``kind`` ("csv", "parquet", "excel" or "hl7")."""
+    if kind == "hl7":  # HL7 v2 ORU^R01 messages: one row per patient-order (b12labs.hl7)
+        try:
+            from .hl7 import FeedInput
+        except ImportError as error:
+            if error.name != "hl7":
+                raise
+            raise InputError(
+                'reading .hl7 files needs python-hl7: pip install "b12labs[hl7]"'
+            ) from None
+        return FeedInput(path, chunk_size)
     if kind == "parquet":
         return ParquetInput(path, chunk_size)
     if kind == "excel":

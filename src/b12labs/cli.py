@@ -47,7 +47,7 @@ logger = logging.getLogger("b12labs")
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".xlsx": "excel"}  # fmt: skip
+            ".ndjson": "jsonl", ".xlsx": "excel", ".hl7": "hl7"}  # fmt: skip
 _DEFAULT_CHUNK = 100_000
 _PANDAS_EXTRA = 'pip install "b12labs[pandas]"'
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         "environment error (one line on standard error).",
     )
     score.add_argument(
-        "input", help="CSV/TSV (delimiter sniffed; UTF-8, UTF-16 or cp1252), .parquet or .xlsx"
+        "input",
+        help="CSV/TSV (delimiter sniffed; UTF-8, UTF-16 or cp1252), .parquet, .xlsx, or .hl7 "
+        "(HL7 v2 ORU^R01 messages: one row per patient-order, see docs/hl7.md)",
     )
     score.add_argument(
         "-o", "--output", help="output file (.csv, .parquet, .jsonl); default stdout"
