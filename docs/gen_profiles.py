@@ -1,9 +1,10 @@
 """Regenerate the profile tables of docs/profiles.md and the evidence tables of docs/sources.md.
 
 Everything between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in those files is
-written from the shipped profiles (``b12labs.get_profile(id).thresholds()`` and ``.sources``),
-and the validation messages are produced by running ``b12labs.load_profile`` on bad profiles,
-so the documentation cannot drift from the data.
+written from the shipped profiles (``b12labs.get_profile(id).thresholds()`` and ``.sources``)
+and from the FHIR risk-factor code table (``src/b12labs/_data/fhir_risk_codes.toml``), and the
+validation messages are produced by running ``b12labs.load_profile`` on bad profiles, so the
+documentation cannot drift from the data.
 
 Run from the project root:
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import b12labs
 from b12labs import Source, Threshold
+from b12labs._fhir_context import SYSTEM_NAMES, SYSTEMS, risk_code_table
 from b12labs._profile import DEFAULT_PROFILE, AgeThreshold, _read_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -278,8 +280,74 @@ def _source_index() -> str:
     return table(("key", "citation", "thresholds citing it", "evidence"), rows)
 
 
+# ICD-10 and ICD-10-CM codes match their subdivisions (b12labs._fhir_context).
+_WITH_SUBDIVISIONS = ("icd10", "icd10cm")
+
+
+def _fhir_risk_codes() -> str:
+    """Every code read for a risk factor from FHIR resources, in risk-factor order."""
+    codes = risk_code_table().codes
+    risk_order = list(b12labs.RiskFactor)
+    system_order = list(SYSTEMS)
+    rows = []
+    for entry in sorted(
+        codes, key=lambda e: (risk_order.index(e.risk_factor), system_order.index(e.system))
+    ):
+        code = f"`{entry.code}`"
+        if entry.system in _WITH_SUBDIVISIONS:
+            code += " and subdivisions"
+        meaning = entry.display + (f" ({entry.note})" if entry.note else "")
+        rows.append(
+            (f"`{entry.risk_factor}`", SYSTEM_NAMES[entry.uri], code, meaning, f"`{entry.source}`")
+        )
+    return table(("risk factor", "system", "code", "meaning", "source"), rows)
+
+
+def _fhir_risk_sources() -> str:
+    """The sources the risk-factor codes cite, with how many codes each gives."""
+    data = risk_code_table()
+    rows = []
+    for key, source in data.sources.items():
+        count = sum(entry.source == key for entry in data.codes)
+        rows.append((f"`{key}`", f"{source.citation} <{source.url}>", source.evidence, count))
+    return table(("key", "citation", "evidence", "codes"), rows)
+
+
+def _fhir_risk_not_shipped() -> str:
+    """Codes looked for and not shipped, with the reason."""
+    rows = [
+        (
+            f"`{item.risk_factor}`",
+            SYSTEM_NAMES[SYSTEMS[item.system]],
+            f"`{item.code}`" if item.code else "(none)",
+            item.name,
+            item.reason,
+        )
+        for item in risk_code_table().not_shipped
+    ]
+    return table(("risk factor", "system", "code", "what", "why not shipped"), rows)
+
+
+def _fhir_risk_counts() -> str:
+    """How many codes are shipped per code system."""
+    codes = risk_code_table().codes
+    rows = [
+        (SYSTEM_NAMES[uri], f"`{uri}`", sum(entry.uri == uri for entry in codes))
+        for uri in SYSTEMS.values()
+    ]
+    rows.append(("all", "", len(codes)))
+    return table(("system", "FHIR system URI", "codes"), rows)
+
+
 def render_sources() -> dict[str, str]:
-    return {"source-index": _source_index(), "evidence": _evidence()}
+    return {
+        "source-index": _source_index(),
+        "evidence": _evidence(),
+        "fhir-risk-counts": _fhir_risk_counts(),
+        "fhir-risk-codes": _fhir_risk_codes(),
+        "fhir-risk-sources": _fhir_risk_sources(),
+        "fhir-risk-not-shipped": _fhir_risk_not_shipped(),
+    }
 
 
 RENDERERS: dict[Path, Callable[[], dict[str, str]]] = {

@@ -17,6 +17,9 @@ Reading (:func:`read_fhir` gives the details, :func:`panel_from_fhir` the Panel)
   :data:`PREGNANCY_ANSWERS`) or an active Condition coded as pregnancy
   (:data:`PREGNANCY_CONDITIONS`), and everything :func:`to_fhir` writes under b12labs' own
   codes; the codes and their sources are listed in docs/sources.md;
+* risk factors are read from Conditions, Procedures, MedicationStatements and
+  MedicationRequests coded with the SNOMED CT, ICD-10, ICD-10-CM, RxNorm and ATC codes of
+  ``_data/fhir_risk_codes.toml`` (rules in :mod:`b12labs._fhir_context` and docs/fhir.md);
 * the value is ``valueQuantity.value`` with its UCUM ``code`` (``unit`` text when no code is
   given); ``comparator`` ``<``, ``<=``, ``>``, ``>=`` makes a censored result;
 * an Observation with status ``entered-in-error`` or ``cancelled`` is never used; an analyte
@@ -52,6 +55,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from . import _fhir_context
 from ._analytes import MARKERS, analyte_info
 from ._exceptions import B12LabsError, FhirError, InvalidValueError, UnitError
 from ._models import (
@@ -217,6 +221,8 @@ class FhirInput:
     notes: list[str] = field(default_factory=list)
     # context field -> the resources it was read from ("Patient/p1", "Condition/c1, ...")
     context: dict[str, str] = field(default_factory=dict)
+    # risk factor -> the resources that gave it ("Condition/c1", "MedicationRequest/m1")
+    risk_factor_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -356,6 +362,7 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
 
     tested = latest.date() if latest is not None else None
     _read_pregnancy(entries, chosen.get("pregnant"), tested, fields, result)
+    _fhir_context.read_risk_factors(entries, tested, fields, result)
     if patient is not None:
         _read_patient(patient.resource, birth, tested, fields, result)
     result.panel = _panel(fields, result)
@@ -551,7 +558,8 @@ def _read_pregnancy(
         if not {_pair(c) for c in (cond.get("code") or {}).get("coding") or []} & (
             PREGNANCY_CONDITIONS
         ):
-            result.ignored.append(f"{label} ({_display(cond)})")
+            if not _fhir_context.is_risk_coded(cond):  # read for risk factors
+                result.ignored.append(f"{label} ({_display(cond)})")
             continue
         why = _not_current(cond, tested)
         if why:
@@ -627,7 +635,8 @@ def _coded_list(obs: Mapping[str, Any], key: str, notes: list[str]) -> tuple[str
 
 
 def _check_subjects(entries: list[_Entry], patient: _Entry | None) -> None:
-    """One panel is one patient: every Observation and Condition must be the Patient's."""
+    """One panel is one patient: every Observation, Condition, Procedure and medicine
+    statement or request must be the Patient's."""
     urls = {e.full_url: e.resource for e in entries if e.full_url}
     named: list[tuple[str, _Subject]] = []
     for entry in entries:
@@ -640,7 +649,9 @@ def _check_subjects(entries: list[_Entry], patient: _Entry | None) -> None:
             == "entered-in-error"
         ):
             continue
-        if kind in ("Observation", "Condition"):
+        if kind in _fhir_context.SUBJECT_TYPES and resource.get("status") == "entered-in-error":
+            continue
+        if kind in ("Observation", "Condition", *_fhir_context.SUBJECT_TYPES):
             subject = _subject(resource, entry.full_url, urls)
             if subject is not None:
                 named.append((_label(resource), subject))
@@ -895,7 +906,7 @@ def _check_shape(resource: Mapping[str, Any]) -> None:
     kind = resource.get("resourceType")
     if not isinstance(kind, str):
         raise FhirError(f"resourceType must be text, not {_shown(kind)}")
-    shape = _SHAPES.get(kind)
+    shape = _SHAPES.get(kind) or _fhir_context.SHAPES.get(kind)
     if shape is None:
         return
     identifier = resource.get("id")
