@@ -36,6 +36,7 @@ Missing numbers are nulls. The schema metadata key ``b12labs`` holds the run's p
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Literal
@@ -111,6 +112,12 @@ def interpret_table(
     return _score(_as_table(data), 0, options)
 
 
+def _interpret_with_views(data: Any, **options: Any) -> pa.Table:
+    """:func:`interpret_table` with the text results as ``string_view`` arrays (for polars,
+    whose strings are views: they then cross without a copy of every row's text)."""
+    return _score(_as_table(data), 0, {"errors": "collect", **options}, views=True)
+
+
 def output_schema(
     input_schema: Any,
     *,
@@ -173,7 +180,9 @@ def _stream(reader: Any, schema: pa.Schema, options: dict[str, Any]) -> Iterator
         yield from table.cast(schema).to_batches()
 
 
-def _score(table: pa.Table, offset: int, options: dict[str, Any]) -> pa.Table:
+def _score(
+    table: pa.Table, offset: int, options: dict[str, Any], *, views: bool = False
+) -> pa.Table:
     names = list(table.schema.names)
     scored = score_table(
         names,
@@ -182,10 +191,56 @@ def _score(table: pa.Table, offset: int, options: dict[str, Any]) -> pa.Table:
         row_label=lambda row: offset + row,
         **options,
     )
-    return _with_results(table, scored)
+    return _with_results(table, scored, views)
 
 
-def _with_results(table: pa.Table, scored: Scored) -> pa.Table:
+@functools.lru_cache(maxsize=64)
+def _vocabulary(labels: tuple[str, ...]) -> tuple[pa.Array, dict[bytes, bytes]]:
+    """The Arrow dictionary of a fixed vocabulary, and its field metadata (built once)."""
+    return pa.array(labels, type=pa.string()), {_CATEGORIES_KEY: json.dumps(labels).encode()}
+
+
+def _text(values: Any, missing: Any, labels: pa.Array, views: bool = False) -> pa.Array:
+    """Codes into ``labels`` as a plain string array (null where the code is -1)."""
+    if views:
+        table, data = _view_table(tuple(labels.to_pylist()))
+        # Arrow validity is 1 for a value: the missing mask inverted, bit-packed
+        validity = pc.invert(pa.array(missing)).buffers()[1] if missing.any() else None
+        rows = table[np.where(missing, 0, values)]
+        buffers = [validity, pa.py_buffer(rows), pa.py_buffer(data)]
+        return pa.Array.from_buffers(pa.string_view(), len(values), buffers)
+    if labels[0].as_py() == "" and not values.any():
+        # the usual error column: every row empty; the offsets alone make the array
+        offsets = np.zeros(len(values) + 1, dtype=np.int32)
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"")]
+        return pa.Array.from_buffers(pa.string(), len(values), buffers)
+    return pc.take(labels, pa.array(values, mask=missing if missing.any() else None))
+
+
+@functools.lru_cache(maxsize=64)
+def _view_table(labels: tuple[str, ...]) -> tuple[Any, bytes]:
+    """The 16-byte Arrow string-view struct of each label, and the data buffer they point to.
+
+    A view holds the length (int32), then the text itself when it has at most 12 bytes, else
+    its first 4 bytes, the data buffer's index (0) and the text's offset in it (Arrow
+    columnar format, "Variable-size Binary View Layout"). Rows then take their label's view:
+    16 bytes per row, whatever the text's length.
+    """
+    encoded = [label.encode() for label in labels]
+    table = np.zeros((len(encoded), 16), dtype=np.uint8)
+    offset = 0
+    for row, text in enumerate(encoded):
+        table[row, 0:4] = np.frombuffer(np.array(len(text), "<i4").tobytes(), np.uint8)
+        if len(text) <= 12:
+            table[row, 4 : 4 + len(text)] = np.frombuffer(text, np.uint8)
+        else:
+            table[row, 4:8] = np.frombuffer(text[:4], np.uint8)
+            table[row, 12:16] = np.frombuffer(np.array(offset, "<i4").tobytes(), np.uint8)
+        offset += len(text)
+    return table, b"".join(encoded)
+
+
+def _with_results(table: pa.Table, scored: Scored, views: bool = False) -> pa.Table:
     """``table`` with the result columns appended, in their fixed types."""
     arrays = list(table.columns)
     fields = list(table.schema)
@@ -197,14 +252,15 @@ def _with_results(table: pa.Table, scored: Scored) -> pa.Table:
             else:
                 array = pa.array(values, type=pa.int16())
         else:
-            indices = pa.array(values, mask=values < 0, type=pa.int32())
-            labels = pa.array([str(c) for c in vocabulary], type=pa.string())
+            labels, meta = _vocabulary(tuple(str(c) for c in vocabulary))
+            missing = values < 0
             if name in _TEXT_COLUMNS:
-                array = pc.take(labels, indices)
-            else:
-                array = pa.DictionaryArray.from_arrays(indices.cast(pa.int8()), labels)
-                # the fixed vocabulary travels with the schema (see categories())
-                meta = {_CATEGORIES_KEY: json.dumps(labels.to_pylist()).encode()}
+                array = _text(values, missing, labels, views)
+                meta = None
+            else:  # codes are in range by construction: no validation pass over the rows
+                codes = values.astype(np.int8, copy=False)
+                indices = pa.array(codes, mask=missing if missing.any() else None)
+                array = pa.DictionaryArray.from_arrays(indices, labels, safe=False)
         arrays.append(array)
         fields.append(pa.field(name, array.type, metadata=meta))
     metadata = {**(table.schema.metadata or {})}

@@ -53,7 +53,7 @@ try:
     import polars as pl
     import pyarrow as pa
 
-    from .arrow import categories, interpret_table, output_schema  # needs pyarrow
+    from .arrow import _interpret_with_views, categories, output_schema  # needs pyarrow
 except ModuleNotFoundError as exc:  # the optional dependencies: say how to install them
     if (exc.name or "").partition(".")[0] not in ("polars", "pyarrow"):
         raise
@@ -147,7 +147,7 @@ def _score_batch(frame: pl.DataFrame, options: Mapping[str, Any]) -> pl.DataFram
     """One batch scored: its columns, untouched, then the result columns."""
     # The frame goes to Arrow through the PyCapsule stream (zero-copy: polars' string views
     # are read as they are); only the result columns come back, next to the input's series.
-    table = interpret_table(frame, **options)
+    table = _interpret_with_views(frame, **options)
     width = frame.width
     results = [
         _series(table.schema.field(i), table.column(i)) for i in range(width, table.num_columns)
