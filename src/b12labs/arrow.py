@@ -54,7 +54,7 @@ except ModuleNotFoundError as exc:  # the optional dependency: say how to instal
         raise
     raise ModuleNotFoundError(
         "b12labs.arrow needs pyarrow, which is not installed; install it with: pip install "
-        '"b12labs[pandas]"',
+        '"b12labs[arrow]"',
         name=exc.name,
     ) from exc
 
