@@ -43,3 +43,24 @@ def test_fhir_page_shows_the_current_output():
 def test_docs_home_shows_the_current_quickstart():
     page = (ROOT / "docs" / "index.md").read_text("utf-8")
     assert _generator().render(page) == page, "docs/index.md is stale: run docs/gen_readme.py"
+
+
+def test_readme_polars_one_liner_runs_and_matches_the_pandas_front(monkeypatch):
+    """The README's polars block, run as written, gives interpret_frame's statuses."""
+    import pandas as pd
+    import pytest
+
+    pytest.importorskip("polars")
+    from b12labs.pandas import interpret_frame
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = next(
+        b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "b12labs.polars" in b
+    )
+    monkeypatch.chdir(ROOT)
+    scope: dict[str, object] = {}
+    exec(block, scope)
+    scored = scope["scored"]
+    expected = interpret_frame(pd.read_csv(ROOT / "examples" / "messy_export.csv"))
+    got = scored["b12labs_status"].cast(str).to_list()  # type: ignore[attr-defined]
+    assert got == [None if pd.isna(v) else str(v) for v in expected["b12labs_status"]]
