@@ -96,7 +96,7 @@ HOSTILE_TEXTS = (
     "350 bananas", "150 kg", "<=0.05 umol/L", "\u00a0350", "true", "2", "maybe", "none",
 )  # fmt: skip
 hostile = st.one_of(
-    st.sampled_from((None, np.nan, pd.NA, pd.NaT, np.datetime64("NaT"))),
+    st.sampled_from((None, np.nan, pd.NA, pd.NaT, np.datetime64("NaT", "ns"))),
     st.booleans(),
     st.sampled_from((np.True_, np.False_)),
     st.integers(-(10**6), 10**6),

@@ -532,3 +532,11 @@ def test_table_spellings_never_load_pint() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("unit", ['pmol/L"', "pmol/L'", "pmol/L#", "pmol/L;", "pmol/L!", '"pmol/L'])
+def test_stray_punctuation_in_a_unit_is_unknown_on_every_python(unit: str):
+    # pint reads text with Python's tokenizer, which skipped a stray quote on 3.11 and
+    # refuses it on 3.13: b12labs refuses such text before pint, the same on every Python
+    with pytest.raises(b12labs.UnknownUnitError):
+        b12labs.interpret(b12=(150, unit))

@@ -285,11 +285,20 @@ def _registry() -> pint.UnitRegistry[Any]:
         return _REGISTRY
 
 
+# What a unit text may hold before it reaches pint: letters, digits, spaces and the unit
+# operators. pint reads text with Python's tokenizer, which skipped a stray quote on Python
+# 3.11 ('pmol/L"' read as pmol/L) and refuses it on 3.13: such text is refused on every
+# Python, before pint sees it.
+_UNIT_CHARACTERS = re.compile(r"^[\w\s/.·*^²³()%\-]+$")
+
+
 @functools.cache
 def _parse(unit_text: str) -> pint.Quantity[Any]:
     """Parse a unit text with pint, once (call under :data:`LOCK`): 1 of that unit."""
     ureg = _registry()
     text = unit_text.strip()
+    if not _UNIT_CHARACTERS.match(text):
+        raise UnknownUnitError(f"unknown unit {brief(unit_text)}", unit=unit_text)
     for candidate in (text, normalize_unit_text(text)):
         if not candidate:
             continue
