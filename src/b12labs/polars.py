@@ -36,7 +36,7 @@ that the row number in the error message counts from the frame's first row. A
 ``DataFrame`` goes through the same node, collected at once: polars may cut it into batches
 and score them on its threads, so the result may hold several chunks.
 
-The provenance of a run (rules version, profile id and version, library version) is the
+The provenance of a run (rules, profile, library and schema versions) is the
 ``b12labs`` schema metadata of :func:`b12labs.arrow.interpret_table`'s output; polars frames
 carry no metadata, so read it from :func:`b12labs.arrow.output_schema` when you need it.
 """
