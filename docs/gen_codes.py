@@ -365,9 +365,47 @@ def _example() -> str:
     )
 
 
+#: When each series finding code is produced (decision-spec section 8; b12labs/_series.py).
+#: Like WHEN, it must cover exactly the codes of the [series] table of codes.toml.
+SERIES_WHEN: dict[str, str] = {
+    "biochemical_response": "Treatment started between two results of MMA or homocysteine "
+    "(the last result on or before the start date is the baseline) and a later result fell "
+    "significantly from the baseline, or went from elevated (moderate or above for "
+    "homocysteine) to normal. One per marker, at the first result that shows it.",
+    "no_biochemical_response_at_review": "MMA or homocysteine elevated at the baseline, and "
+    "its last result taken at least `review_after_treatment` (90 days) after the start shows "
+    "no response as defined for `biochemical_response` (a fall that a censored bound cannot "
+    "prove counts as not shown).",
+    "b12_retested_on_injections": "Treatment route `injection` and a total B12 result "
+    "collected after the start date; one per such result.",
+    "significant_change": "Any change (consecutive or first-to-last) with verdict "
+    "`significant`, except falls of MMA or homocysteine after the start that are part of a "
+    "`biochemical_response` of that marker; one per marker and pair of dates.",
+    "rcv_not_available": "A marker whose profile gives no RCV (holoTC in every shipped "
+    "profile) has at least one change; one per marker.",
+}
+
+
+def _series_codes_table() -> str:
+    from b12labs._series import series_catalog
+
+    codes = series_catalog()
+    if set(codes) != set(SERIES_WHEN):
+        raise SystemExit(
+            "docs/gen_codes.py SERIES_WHEN is out of step with codes.toml [series]: "
+            f"{sorted(set(codes) ^ set(SERIES_WHEN))}"
+        )
+    rows = [(f"`{code}`", message, SERIES_WHEN[code]) for code, message in codes.items()]
+    return (
+        table(("code", "message template", "produced when"), rows)
+        + f"\n\n{len(codes)} series finding codes."
+    )
+
+
 def render_codes() -> dict[str, str]:
     return {
         "codes": _codes_table(),
+        "series-codes": _series_codes_table(),
         "categories": _categories_table(),
         "cb12-bands": _cb12_table(),
         "example": _example(),

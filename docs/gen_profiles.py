@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import b12labs
 from b12labs import Source, Threshold
@@ -36,7 +37,7 @@ def _own_paths(profile_id: str) -> set[str]:
     raw = _read_data(profile_id)
     paths = set()
     for key, value in raw.items():
-        if key == "applies_from_age":
+        if key in ("applies_from_age", "review_after_treatment"):
             paths.add(key)
         elif isinstance(value, dict) and key != "sources":
             for name, item in value.items():
@@ -74,7 +75,55 @@ def _overview() -> str:
         rows.append((f"`{path}`", *cells))
     uses = [f"`{b12labs.get_profile(pid).intended_use}`" for pid in ids]
     rows.insert(0, ("intended use", *uses))
+    for path in _all_rcv_paths():
+        cells = []
+        for pid in ids:
+            rcv = b12labs.get_profile(pid).reference_change_values().get(path)
+            cells.append(f"RCV {rcv.describe()}" if rcv is not None else "none")
+        rows.append((f"`{path}`", *cells))
     return table(("threshold", *(f"`{pid}`" for pid in ids)), rows)
+
+
+def _all_rcv_paths() -> list[str]:
+    """Every marker RCV path (``rcv.b12``...), including markers no shipped profile gives."""
+    return [f"rcv.{m.value}" for m in b12labs.Analyte]
+
+
+def _rcv_table(pid: str, own: set[str], cited: list[str]) -> str:
+    """The profile's reference change values (decision-spec section 8), citing sources."""
+    profile = b12labs.get_profile(pid)
+    given = profile.reference_change_values()
+    rows = []
+    for path in _all_rcv_paths():
+        rcv = given.get(path)
+        if rcv is None:
+            rows.append((f"`{path}`", "none", "none", "", "", "", "no RCV: changes get no verdict"))
+            continue
+        if rcv.source not in cited:
+            cited.append(rcv.source)
+        rows.append(
+            (
+                f"`{path}`",
+                f"{num(rcv.decrease)}%",
+                f"{num(rcv.increase)}%",
+                rcv.evidence,
+                f"`{rcv.source}`",
+                "profile" if path in own else "`_common`",
+                rcv.note or "",
+            )
+        )
+    return table(
+        (
+            "reference change value",
+            "fall beyond",
+            "rise beyond",
+            "evidence",
+            "source",
+            "set in",
+            "note",
+        ),
+        rows,
+    )
 
 
 def _profile_sections() -> str:
@@ -100,6 +149,7 @@ def _profile_sections() -> str:
             )
             if t.source not in cited:
                 cited.append(t.source)
+        rcv_table = _rcv_table(pid, own, cited)
         sources = []
         for key in cited:
             source = profile.sources[key]
@@ -123,6 +173,10 @@ def _profile_sections() -> str:
                 ),
                 rows,
             )
+            + "\n\nReference change values (results over time, [series.md](series.md)): a "
+            "change between two results is significant when it lies strictly beyond the "
+            "value of its direction, in percent of the earlier result.\n\n"
+            + rcv_table
             + f"\n\nSources cited by `{pid}`:\n\n"
             + table(("key", "citation"), sources)
         )
@@ -239,6 +293,10 @@ def _evidence() -> str:
         for path, t in b12labs.get_profile(pid).thresholds().items():
             if t.evidence != "confirmed":
                 groups.setdefault((path, _short(t), t.evidence, t.source), []).append(pid)
+        for path, rcv in b12labs.get_profile(pid).reference_change_values().items():
+            if rcv.evidence != "confirmed":
+                key = (path, f"RCV {rcv.describe()}", rcv.evidence, rcv.source)
+                groups.setdefault(key, []).append(pid)
     rows = [
         (f"`{path}`", text, evidence, f"`{source}`", _profiles_text(pids))
         for (path, text, evidence, source), pids in groups.items()
@@ -270,6 +328,12 @@ def _source_index() -> str:
                 raise SystemExit(f"{SCRIPT}: source {t.source!r} differs between profiles")
             entry.uses.setdefault(path, []).append(pid)
             entry.evidence.add(t.evidence)
+        for path, rcv in profile.reference_change_values().items():
+            entry = index.setdefault(rcv.source, _SourceUse(profile.sources[rcv.source]))
+            if entry.source != profile.sources[rcv.source]:
+                raise SystemExit(f"{SCRIPT}: source {rcv.source!r} differs between profiles")
+            entry.uses.setdefault(path, []).append(pid)
+            entry.evidence.add(rcv.evidence)
     rows = []
     for key, entry in index.items():
         used = "; ".join(f"`{path}` ({_profiles_text(pids)})" for path, pids in entry.uses.items())
@@ -350,9 +414,43 @@ def render_sources() -> dict[str, str]:
     }
 
 
+def _series_rcv() -> str:
+    """The reference change values of the shipped profiles, with their sources (series.md)."""
+    rows = []
+    for path in _all_rcv_paths():
+        found: dict[Any, list[str]] = {}
+        for pid in b12labs.list_profiles():
+            profile = b12labs.get_profile(pid)
+            rcv = profile.reference_change_values().get(path)
+            key = None if rcv is None else (rcv, profile.sources[rcv.source].citation)
+            found.setdefault(key, []).append(pid)
+        for key, pids in found.items():
+            marker = f"`{path.removeprefix('rcv.')}`"
+            if key is None:
+                rows.append((marker, "none", "none", "", "", _profiles_text(pids)))
+                continue
+            rcv, citation = key
+            rows.append(
+                (
+                    marker,
+                    f"-{num(rcv.decrease)}%",
+                    f"+{num(rcv.increase)}%",
+                    rcv.evidence + (f" ({rcv.note})" if rcv.note else ""),
+                    f"`{rcv.source}`: {citation}",
+                    _profiles_text(pids),
+                )
+            )
+    return table(("marker", "fall beyond", "rise beyond", "evidence", "source", "profiles"), rows)
+
+
+def render_series() -> dict[str, str]:
+    return {"series-rcv": _series_rcv()}
+
+
 RENDERERS: dict[Path, Callable[[], dict[str, str]]] = {
     DOCS / "profiles.md": render_profiles,
     DOCS / "sources.md": render_sources,
+    DOCS / "series.md": render_series,
 }
 
 

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REGIONS = {
     "quickstart": ROOT / "examples" / "readme_quickstart.py",
     "batch": ROOT / "examples" / "readme_batch.py",
+    "series": ROOT / "examples" / "readme_series.py",
 }
 #: README region name -> shell commands whose output (stdout and stderr) fills it.
 COMMANDS = {
@@ -22,6 +23,10 @@ COMMANDS = {
         "b12labs score examples/messy_export.csv -o scored.csv",
         'b12labs explain --b12 "150 pmol/L" --mma "0.52 umol/L" --age 70 --sex female --egfr 78',
         "b12labs profiles",
+    ],
+    "series-cli": [
+        "b12labs explain --series examples/series_results.csv --treatment-started 2024-01-10 "
+        "--treatment-route oral",
     ],
 }
 
@@ -98,6 +103,8 @@ def main() -> None:
     FHIR_DOC.write_text(render_fhir(FHIR_DOC.read_text("utf-8")), "utf-8")
     index = ROOT / "docs" / "index.md"
     index.write_text(render(index.read_text("utf-8")), "utf-8")
+    series = ROOT / "docs" / "series.md"  # results over time: the example and the command
+    series.write_text(render(series.read_text("utf-8")), "utf-8")
 
 
 if __name__ == "__main__":

@@ -704,6 +704,7 @@ def test_score_parquet_output(
         "profile_id": single.profile_id,
         "profile_version": single.profile_version,
         "library_version": single.library_version,
+        "schema_version": single.schema_version,
     }
 
 

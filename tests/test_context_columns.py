@@ -610,6 +610,7 @@ def test_rules_version_column_and_attrs():
         "profile_id": single.profile_id,
         "profile_version": single.profile_version,
         "library_version": single.library_version,
+        "schema_version": single.schema_version,
     }
     assert out.attrs["source"] == "lab export"
     assert df.attrs == {"source": "lab export"}  # the input's attrs are untouched

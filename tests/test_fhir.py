@@ -803,8 +803,9 @@ def test_overall_observation() -> None:
     concept = overall["valueCodeableConcept"]
     assert concept["coding"] == [{"system": STATUS_SYSTEM, "code": result.status.value}]
     assert result.status is b12labs.Status.DEFICIENCY_LIKELY
-    # the findings and next steps, then the rules version (checked in its own test)
-    *components, version = overall["component"]
+    # the findings and next steps, then the schema and rules versions (checked on their own)
+    *components, schema_version, version = overall["component"]
+    assert schema_version["code"]["coding"][0]["code"] == "schema-version"
     assert version["code"]["coding"][0]["code"] == "rules-version"
     codes = [c["code"]["coding"][0]["code"] for c in components]
     assert codes == [*result.finding_codes, *result.next_step_codes]

@@ -64,3 +64,42 @@ def test_readme_polars_one_liner_runs_and_matches_the_pandas_front(monkeypatch):
     expected = interpret_frame(pd.read_csv(ROOT / "examples" / "messy_export.csv"))
     got = scored["b12labs_status"].cast(str).to_list()  # type: ignore[attr-defined]
     assert got == [None if pd.isna(v) else str(v) for v in expected["b12labs_status"]]
+
+
+def test_readme_service_examples_are_answered_as_described():
+    """The README's curl bodies, sent to the app in-process: the answers it describes."""
+    import json
+
+    import pytest
+
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    import httpx
+
+    import b12labs
+    from b12labs.service import create_app
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    calls = re.findall(r"curl -s http://127\.0\.0\.1:8000(\S+) .*?-d '(.*?)'\n", readme, re.S)
+    assert [path for path, _ in calls] == ["/v1/interpret", "/cds-services/b12labs-patient-view"]
+    (_, panel), (cds_path, hook) = calls
+
+    async def post_both() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return [
+                await client.post("/v1/interpret", json=json.loads(panel)),
+                await client.post(cds_path, json=json.loads(hook)),
+            ]
+
+    answer, card_answer = asyncio.run(post_both())
+    assert answer.status_code == 200, answer.text
+    # the README says deficiency_likely: it is what interpret() answers for the same panel
+    expected = b12labs.interpret(**json.loads(panel)).status.value
+    assert answer.json()["status"] == expected == "deficiency_likely"
+    assert card_answer.status_code == 200, card_answer.text
+    cards = card_answer.json()["cards"]
+    assert len(cards) == 1
+    assert cards[0]["indicator"] == "warning"
+    assert len(cards[0]["summary"]) < 140  # CDS Hooks 2.0: summary "<140 characters"

@@ -26,7 +26,7 @@ from ._exceptions import (
     UnknownProfileError,
     UnknownUnitError,
 )
-from ._interpret import cb12, interpret, result_json_schema
+from ._interpret import cb12, interpret, panel_json_schema, result_json_schema
 from ._models import (
     Category,
     CB12Band,
@@ -46,7 +46,28 @@ from ._models import (
     Status,
     Symptom,
 )
-from ._profile import Profile, Source, Threshold, get_profile, list_profiles, load_profile
+from ._profile import (
+    Profile,
+    ReferenceChangeValue,
+    Source,
+    Threshold,
+    get_profile,
+    list_profiles,
+    load_profile,
+)
+from ._series import (
+    AppliedRCV,
+    ChangeDirection,
+    ChangeVerdict,
+    DatedPanel,
+    SeriesChange,
+    SeriesFinding,
+    SeriesInterpretation,
+    SeriesPoint,
+    TreatmentRoute,
+    interpret_series,
+    series_json_schema,
+)
 from ._units import accepted_units, convert
 from ._version import __version__
 
@@ -73,12 +94,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Analyte",
+    "AppliedRCV",
     "B12LabsError",
     "CB12Band",
     "Category",
     "Censor",
+    "ChangeDirection",
+    "ChangeVerdict",
     "ColumnError",
     "CombinedB12",
+    "DatedPanel",
     "FhirError",
     "Finding",
     "Hl7Error",
@@ -95,13 +120,19 @@ __all__ = [
     "PatientContext",
     "Profile",
     "ProfileError",
+    "ReferenceChangeValue",
     "ReferenceInterval",
     "RiskFactor",
+    "SeriesChange",
+    "SeriesFinding",
+    "SeriesInterpretation",
+    "SeriesPoint",
     "Sex",
     "Source",
     "Status",
     "Symptom",
     "Threshold",
+    "TreatmentRoute",
     "UnitError",
     "UnknownProfileError",
     "UnknownUnitError",
@@ -112,9 +143,12 @@ __all__ = [
     "get_profile",
     "interpret",
     "interpret_frame",
+    "interpret_series",
     "interpret_table",
     "list_profiles",
     "load_profile",
     "output_schema",
+    "panel_json_schema",
     "result_json_schema",
+    "series_json_schema",
 ]

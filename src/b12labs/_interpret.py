@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,9 +31,9 @@ from ._models import (
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
 from ._rules import CB, RULES_VERSION, RuleState, Tri, catalog, decide, reduce_range
 from ._units import canonical_factor
-from ._version import __version__
+from ._version import SCHEMA_VERSION, __version__
 
-__all__ = ["cb12", "interpret", "result_json_schema"]
+__all__ = ["cb12", "interpret", "panel_json_schema", "result_json_schema"]
 
 #: HL7 v3 ObservationInterpretation code of each category (docs/codes.md).
 CATEGORY_CODES: dict[Category, InterpretationCode] = {
@@ -319,13 +320,125 @@ def cb12(*, holotc: Any, b12: Any, mma: Any, hcy: Any, age: float) -> float:
     return float(cb12_value(values["holotc"], values["b12"], values["mma"], values["hcy"], checked))
 
 
+#: The JSON Schema dialect of the published schemas.
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: The ``$id`` of a published schema: ``name`` is ``panel`` (input) or ``interpretation``
+#: (output). An identifier, not a download location: b12labs never fetches it, and the
+#: schemas are available offline from :func:`panel_json_schema` and
+#: :func:`result_json_schema` and from ``b12labs schema`` (docs/versioning.md).
+SCHEMA_ID = "https://b12labs.org/schema/{version}/{name}.json"
+
+#: Examples of each marker field as text and as a pair (all plausible, in accepted units).
+_EXAMPLES: dict[str, tuple[list[str], list[Any]]] = {
+    "b12": (["150 pmol/L", "<100 pg/mL", "≥ 2,000 ng/L"], [150, "pmol/L"]),
+    "holotc": (["32 pmol/L", "<5 pmol/L"], [32, "pmol/L"]),
+    "mma": (["0.52 umol/L", ">3.5 umol/L"], [380, "nmol/L"]),
+    "hcy": (["12 umol/L", "<5 umol/L"], [12, "umol/L"]),
+    "folate": (["4.1 ng/mL", ">20 ng/mL"], [9.3, "nmol/L"]),
+    "creatinine": (["1.1 mg/dL", "97 umol/L"], [97, "umol/L"]),
+}
+
+
+def _result_forms(name: str) -> list[dict[str, Any]]:
+    """The JSON forms of a marker field: a text, a [number, unit] pair, or null."""
+    texts, pair = _EXAMPLES[name]
+    return [
+        {
+            "type": "string",
+            "description": "A result as text: a number and a unit, optionally censored; a text "
+            "meaning no result ('', 'N/A', 'pending', 'hemolysed'...) is missing.",
+            "examples": texts,
+        },
+        {
+            "type": "array",
+            "description": "A result as [number, unit].",
+            "prefixItems": [{"type": "number", "minimum": 0}, {"type": "string", "minLength": 1}],
+            "minItems": 2,
+            "maxItems": 2,
+            "examples": [pair],
+        },
+        {"type": "null"},
+    ]
+
+
+#: Examples of the code-list fields as one text.
+_CODE_EXAMPLES: dict[str, list[str]] = {
+    "symptoms": ["tremor; twitching", "none"],
+    "risk_factors": ["metformin, ppi", "none"],
+}
+
+
+def _codes_text(name: str) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "description": "Codes (or their aliases) in one text separated by ';' or ','; 'none': "
+        "none reported.",
+        "examples": _CODE_EXAMPLES[name],
+    }
+
+
+def _published(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """``schema`` with ``$schema`` and ``$id`` first."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": SCHEMA_ID.format(version=SCHEMA_VERSION, name=name),
+        **schema,
+    }
+
+
 @functools.cache
 def _schema() -> dict[str, Any]:
-    return Interpretation.model_json_schema(mode="serialization")
+    return _published(Interpretation.model_json_schema(mode="serialization"), "interpretation")
+
+
+@functools.cache
+def _panel_schema() -> dict[str, Any]:
+    # pydantic describes the markers as Measurement objects, which only Python code can give
+    # (a JSON object is refused): in JSON a result is a text or a [number, unit] pair.
+    schema = Panel.model_json_schema(mode="validation")
+    for name, prop in schema["properties"].items():
+        alternatives = prop.get("anyOf")
+        if not isinstance(alternatives, list):  # pragma: no cover - every field is optional
+            continue
+        if name in _EXAMPLES:
+            prop["anyOf"] = _result_forms(name)
+        elif name in _CODE_EXAMPLES:
+            alternatives[1:1] = [_codes_text(name)]
+    text = json.dumps(schema["properties"])
+    schema["$defs"] = {k: v for k, v in schema["$defs"].items() if f'"#/$defs/{k}"' in text}
+    schema["description"] = (
+        "One patient's B12-status results and context, as JSON. Every field is optional and "
+        "unknown fields are refused. A marker is a text ('150 pmol/L', '<50 pg/mL') or a "
+        "[number, unit] pair; a number without a unit is refused. symptoms and risk_factors: "
+        "null or absent means unknown, [] or 'none' means none reported."
+    )
+    return _published(schema, "panel")
 
 
 def result_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of an :class:`Interpretation` as serialized to JSON."""
+    """The JSON Schema (draft 2020-12) of an :class:`Interpretation` as serialized to JSON.
+
+    ``$id`` is ``https://b12labs.org/schema/<schema version>/interpretation.json`` (an
+    identifier, never fetched); every result's ``schema_version`` names the version it
+    follows. Returns a new copy on every call.
+    """
     import copy
 
     return copy.deepcopy(_schema())
+
+
+def panel_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the input: a :class:`Panel` as JSON.
+
+    It describes the JSON that :func:`interpret` and ``Panel.model_validate_json`` accept:
+    each marker as a text (``"150 pmol/L"``) or a ``[number, unit]`` pair (a
+    :class:`Measurement` or a pint Quantity can be given from Python only); symptoms and
+    risk factors as a list of codes or one text. Values are checked further when read
+    (units, plausible ranges), and aliases such as ``"f"`` for ``"female"`` are accepted
+    although the schema lists the canonical codes. ``$id`` is
+    ``https://b12labs.org/schema/<schema version>/panel.json`` (an identifier, never
+    fetched). Returns a new copy on every call.
+    """
+    import copy
+
+    return copy.deepcopy(_panel_schema())

@@ -29,6 +29,7 @@ from ._exceptions import (
     brief,
 )
 from ._units import MAX_UNIT_LENGTH, accepted_units, canonical_factor, check_unit_text
+from ._version import SCHEMA_VERSION
 
 __all__ = [
     "Analyte",
@@ -798,6 +799,10 @@ class PatientContext(_Output):
 class Interpretation(_Output):
     """The structured, explained answer for one panel. Decision support, not a diagnosis."""
 
+    # schema_version has a default (results saved before it existed still load) and is
+    # still listed as required in the serialization JSON Schema: every result written has it.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     status: Status
     summary: str
     markers: dict[Analyte, MarkerAssessment]
@@ -812,6 +817,13 @@ class Interpretation(_Output):
         "change for the same input only when this changes."
     )
     library_version: str
+    schema_version: str = Field(
+        default=SCHEMA_VERSION,
+        pattern=r"^[0-9]+\.[0-9]+$",
+        description="Version of the shape of this result (JSON, JSON Schema, batch columns, "
+        "FHIR output), 'MAJOR.MINOR': a minor version only adds, a major version may remove "
+        "or change (docs/versioning.md).",
+    )
 
     @property
     def finding_codes(self) -> tuple[str, ...]:
@@ -828,7 +840,7 @@ class Interpretation(_Output):
         findings and next steps (what ``b12labs explain`` prints)."""
         lines = [
             f"b12labs {self.library_version}, profile {self.profile_id} {self.profile_version}, "
-            f"rules version {self.rules_version}",
+            f"rules version {self.rules_version}, schema version {self.schema_version}",
             "",
             f"Status: {self.status.value}. {self.summary}",
             "",
@@ -852,3 +864,17 @@ class Interpretation(_Output):
             lines += ["", "Next steps:", *(f"  - [{s.code}] {s.message}" for s in self.next_steps)]
         lines += ["", "Decision support, not a diagnosis."]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """A compact HTML card for notebooks: the status in words and colour, each marker
+        with its value, unit, category and normal range in the same unit, the findings, the
+        next steps and the versions. Every text is escaped; no external CSS or JavaScript."""
+        from ._display import card_html
+
+        return card_html(self)
+
+    def _repr_markdown_(self) -> str:
+        """The card of :meth:`_repr_html_` as Markdown (every text escaped)."""
+        from ._display import card_markdown
+
+        return card_markdown(self)

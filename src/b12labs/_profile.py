@@ -42,6 +42,8 @@ __all__ = [
     "CompiledProfile",
     "Cuts",
     "Profile",
+    "ReferenceChangeValue",
+    "ReferenceChangeValues",
     "Source",
     "Threshold",
     "compiled",
@@ -216,6 +218,41 @@ class CB12Thresholds(_Strict):
     elevated: Threshold
 
 
+class ReferenceChangeValue(_Strict):
+    """A reference change value (RCV) of one analyte: how far, in percent of the earlier
+    result, a later result of the same person must move before the change is more than the
+    test's analytical and within-person biological variation (95%, two-sided).
+
+    ``decrease`` and ``increase`` are percentages (``17.7`` means 17.7%); they may differ
+    (log-normal RCVs are asymmetric). A change is significant when it lies strictly beyond
+    the limit of its direction. RCVs depend on the laboratory's own analytical variation, so
+    a laboratory profile may replace them (decision-spec section 8).
+    """
+
+    decrease: float = Field(gt=0, lt=100, allow_inf_nan=False)
+    increase: float = Field(gt=0, allow_inf_nan=False)
+    source: str = Field(min_length=1)
+    evidence: Evidence = "unconfirmed"
+    note: str | None = None
+
+    def describe(self) -> str:
+        """Short text such as ``'-17.7% / +21%'`` (or ``'±23.4%'`` when symmetric)."""
+        if self.decrease == self.increase:
+            return f"±{self.decrease:g}%"
+        return f"-{self.decrease:g}% / +{self.increase:g}%"
+
+
+class ReferenceChangeValues(_Strict):
+    """The reference change value of each marker; None where no RCV is known (holoTC has no
+    published one), in which case changes are reported without a significance verdict."""
+
+    b12: ReferenceChangeValue | None = None
+    holotc: ReferenceChangeValue | None = None
+    mma: ReferenceChangeValue | None = None
+    hcy: ReferenceChangeValue | None = None
+    folate: ReferenceChangeValue | None = None
+
+
 class Profile(_Strict):
     """A named, versioned set of thresholds, each with its citation."""
 
@@ -237,6 +274,16 @@ class Profile(_Strict):
     folate: FolateThresholds
     renal: RenalThresholds
     cb12: CB12Thresholds
+    rcv: ReferenceChangeValues = Field(
+        default_factory=ReferenceChangeValues,
+        description="Reference change values of the markers, for results over time "
+        "(decision-spec section 8).",
+    )
+    review_after_treatment: Threshold | None = Field(
+        default=None,
+        description="Days after treatment started from which a result counts as taken at the "
+        "treatment review (``from``, in 'days'); None: no review is judged.",
+    )
 
     _compiled: CompiledProfile | None = PrivateAttr(default=None)
 
@@ -260,7 +307,18 @@ class Profile(_Strict):
                 elif isinstance(item, tuple):
                     for i, sub in enumerate(item):
                         out[f"{group}.{name}[{i}]"] = sub
+        if self.review_after_treatment is not None:
+            out["review_after_treatment"] = self.review_after_treatment
         return out
+
+    def reference_change_values(self) -> dict[str, ReferenceChangeValue]:
+        """Every reference change value of the profile keyed by its dotted path
+        (``"rcv.b12"``...); markers without one are left out."""
+        return {
+            f"rcv.{name}": rcv
+            for name in type(self.rcv).model_fields
+            if (rcv := getattr(self.rcv, name)) is not None
+        }
 
 
 # ----------------------------------------------------------------------------- compiled form
@@ -359,8 +417,10 @@ class CompiledProfile:
         "mma_ages",
         "mma_bands",
         "profile",
+        "rcv",
         "renal",
         "research",
+        "review_after",
     )
 
     def __init__(self, profile: Profile) -> None:
@@ -451,6 +511,29 @@ class CompiledProfile:
                 (False, True),
                 (("applies_from_age", profile.applies_from_age),),
                 unit="years",
+            )
+        # Results over time (decision-spec 8): the RCVs by marker, and the treatment review
+        # as Cuts on days since treatment started (index 1 = at or after the review).
+        self.rcv: dict[str, ReferenceChangeValue] = {
+            path.removeprefix("rcv."): rcv
+            for path, rcv in profile.reference_change_values().items()
+        }
+        self.review_after: Cuts | None = None
+        if profile.review_after_treatment is not None:
+            if profile.review_after_treatment.value < 0:
+                raise InvalidProfileError(
+                    f"profile {pid!r}: review_after_treatment must be a number of days from "
+                    f"0 upwards, got {profile.review_after_treatment.value:g}",
+                    analyte="review_after_treatment",
+                    value=profile.review_after_treatment.value,
+                    unit=profile.review_after_treatment.unit,
+                )
+            self.review_after = _cuts(
+                pid,
+                "review",
+                (False, True),
+                (("review_after_treatment", profile.review_after_treatment),),
+                unit="days",
             )
         self.intervals: dict[tuple[str, int], ReferenceInterval] = {}
         for key, cuts in (
@@ -602,6 +685,15 @@ def _check_sources(profile: Profile) -> None:
                 value=threshold.value,
                 unit=threshold.unit,
             )
+    for path, rcv in profile.reference_change_values().items():
+        if rcv.source not in profile.sources:
+            known = ", ".join(sorted(profile.sources)) or "none"
+            raise InvalidProfileError(
+                f"profile {profile.id!r}: {path} cites source {rcv.source!r}, which is not "
+                f"in the profile's [sources] (known: {known})",
+                analyte=path.split(".")[1],
+                value=rcv.source,
+            )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -612,7 +704,7 @@ def _read_data(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-_BLOCKS = frozenset({"sources", "b12", "holotc", "mma", "hcy", "folate", "renal", "cb12"})
+_BLOCKS = frozenset({"sources", "b12", "holotc", "mma", "hcy", "folate", "renal", "cb12", "rcv"})
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -718,11 +810,12 @@ def check_reserved_id(profile: Profile) -> None:
 
 def _differences(profile: Profile, shipped: Profile) -> str:
     """The fields and thresholds where ``profile`` differs from ``shipped`` (a few)."""
-    ours, theirs = profile.thresholds(), shipped.thresholds()
+    ours: dict[str, Any] = {**profile.thresholds(), **profile.reference_change_values()}
+    theirs: dict[str, Any] = {**shipped.thresholds(), **shipped.reference_change_values()}
     found = [path for path in sorted(set(ours) | set(theirs)) if ours.get(path) != theirs.get(path)]
     for name in Profile.model_fields:
-        if name in _BLOCKS - {"sources"} or name == "applies_from_age":
-            continue  # compared threshold by threshold above
+        if name in _BLOCKS - {"sources"} or name in ("applies_from_age", "review_after_treatment"):
+            continue  # compared threshold by threshold above (and the RCVs below)
         if getattr(profile, name) != getattr(shipped, name):
             found.append(name)
     if not found:

@@ -49,7 +49,7 @@ from ._profile import CENSOR_INDEX, DEFAULT_PROFILE, Profile, compiled
 from ._rules import RULES_VERSION, Tri
 from ._units import ALIASES, canonical_factor
 from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, BatchResult, evaluate
-from ._version import __version__
+from ._version import SCHEMA_VERSION, __version__
 
 __all__ = ["ERROR_CODES", "PREFIX", "Scored", "score_table"]
 
@@ -705,8 +705,9 @@ def _parse_measurements(readable: _Readable) -> _Parsed:
     if not long.any():
         return parsed
     parsed.bad = parsed.bad | long
-    parsed.value[long] = np.nan
-    parsed.censor[long] = 0
+    # new arrays: the values may be a read-only view of Arrow memory (a zero-copy cast)
+    parsed.value = np.where(long, np.nan, parsed.value)
+    parsed.censor = np.where(long, 0, parsed.censor).astype(np.int8)
     keep = ~long[parsed.unit_rows]
     if not keep.all():
         parsed.unit_rows = parsed.unit_rows[keep]
@@ -983,6 +984,8 @@ class _Errors:
     def __init__(self, n: int) -> None:
         self.index = np.full(n, -1, dtype=np.int32)
         self.objects: list[B12LabsError] = []
+        #: Rows with a result but no unit from any source, per analyte (for a front's note).
+        self.unitless: dict[str, int] = {}
 
     def add(self, rows: npt.NDArray[np.intp], keys: list[Any], build: Any) -> None:
         """Record ``build(key)`` for each row without an error yet.
@@ -1036,7 +1039,8 @@ class Scored:
     values: dict[str, FloatArray]
     result: BatchResult
     problems: _Errors
-    #: What produced the results: rules_version, profile_id, profile_version, library_version.
+    #: What produced the results: rules_version, profile_id, profile_version, library_version,
+    #: schema_version.
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def columns(self) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
@@ -1093,6 +1097,10 @@ class Scored:
         """Rows per status (rows with errors are not counted)."""
         counts = np.bincount(self.result.status[self.result.status >= 0], minlength=len(STATUSES))
         return {str(s): int(c) for s, c in zip(STATUSES, counts, strict=True)}
+
+    def unitless_counts(self) -> dict[str, int]:
+        """Rows with a result but no unit from any source, per analyte (each is an error)."""
+        return dict(self.problems.unitless)
 
     def error_counts(self) -> dict[str, int]:
         """Rows with errors, by reason code."""
@@ -1255,6 +1263,7 @@ def score_table(
         "profile_id": cp.profile.id,
         "profile_version": cp.profile.version,
         "library_version": __version__,
+        "schema_version": SCHEMA_VERSION,
     }
     return Scored(n, found, values, evaluate(cp, batch), problems, provenance)
 
@@ -1383,6 +1392,10 @@ def _measurement_column(
         cell_factors = [_factor_or_nan(key, u) for u in parsed.units.values]
         factor[parsed.unit_rows] = parsed.units.lookup(cell_factors, np.nan)
         unit_source[parsed.unit_rows] = 2
+    if default is None:
+        unitless = int(np.count_nonzero(present & (unit_source < 0)))
+        if unitless:
+            problems.unitless[key] = unitless
     if fixed is not None and column is not None:
         # units= and a filled unit-column cell of a row with a result must agree; a row
         # where they do not is that row's error (row locality: it is found in the data)

@@ -31,7 +31,7 @@ types, the same in every batch and partition:
 * ``b12labs_rules_version``: ``int16``.
 
 Missing numbers are nulls. The schema metadata key ``b12labs`` holds the run's provenance
-(JSON: rules_version, profile_id, profile_version, library_version).
+(JSON: rules_version, profile_id, profile_version, library_version, schema_version).
 """
 
 from __future__ import annotations
@@ -58,7 +58,13 @@ except ModuleNotFoundError as exc:  # the optional dependency: say how to instal
         name=exc.name,
     ) from exc
 
-__all__ = ["ERROR_CODES", "categories", "interpret_table", "output_schema"]
+__all__ = [
+    "ERROR_CODES",
+    "categories",
+    "interpret_series_table",
+    "interpret_table",
+    "output_schema",
+]
 
 #: The Arrow type of every result column whose values are a fixed vocabulary.
 _DICTIONARY = pa.dictionary(pa.int8(), pa.string())
@@ -266,3 +272,82 @@ def _with_results(table: pa.Table, scored: Scored, views: bool = False) -> pa.Ta
     metadata = {**(table.schema.metadata or {})}
     metadata[_METADATA_KEY] = json.dumps(scored.provenance).encode()
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))
+
+
+def interpret_series_table(
+    data: Any,
+    *,
+    patient: Hashable | None,
+    date: Hashable | None = None,
+    profile: str | Profile = DEFAULT_PROFILE,
+    treatment_started: Any = None,
+    treatment_route: Any = None,
+    columns: Mapping[str, Hashable] | None = None,
+    units: Mapping[str, str] | None = None,
+    errors: Literal["collect", "raise"] = "collect",
+) -> pa.Table:
+    """Interpret Arrow data of results over time (one row per patient and date) as series.
+
+    The Arrow form of :func:`b12labs.pandas.interpret_series_frame`, over the same core: the
+    arguments, the series rules and the result columns are the same (docs/series.md). The
+    input columns come first, untouched, then the result columns of :func:`interpret_table`,
+    then ``b12labs_series_on_treatment`` (``bool``), per marker ``b12labs_<m>_change_pct``
+    (``double``), ``b12labs_<m>_change_direction`` and ``b12labs_<m>_change_verdict``
+    (dictionaries, categories in their field metadata), ``b12labs_<m>_change_significant``
+    (``bool``), and ``b12labs_series_findings`` (``string``, codes joined by ``;``).
+
+    **Grouping.** Unlike :func:`interpret_table`, a row's result depends on the other rows of
+    its patient: the whole table is one unit (a ``RecordBatchReader`` is read whole). An
+    engine front must hand over all of a patient's rows together: partition by patient, for
+    example Spark ``groupBy(patient).applyInArrow`` or a Dask frame shuffled on the patient.
+
+    Args:
+        data: a pyarrow ``Table``, ``RecordBatch`` or ``RecordBatchReader``, or any object
+            with ``__arrow_c_stream__`` or ``__arrow_c_array__``. Never modified.
+        patient, date, profile, treatment_started, treatment_route, columns, units, errors:
+            as for :func:`b12labs.pandas.interpret_series_frame`.
+
+    Raises:
+        TypeError: ``data`` is not Arrow-compatible.
+        ColumnError, B12LabsError: as :func:`b12labs.pandas.interpret_series_frame`.
+    """
+    from ._series_table import score_series
+
+    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else _as_table(data)
+    names = list(table.schema.names)
+    scored = score_series(
+        names,
+        lambda label: table.column(names.index(label)),
+        table.num_rows,
+        patient=patient,
+        date=date,
+        profile=profile,
+        treatment_started=treatment_started,
+        treatment_route=treatment_route,
+        columns=columns,
+        units=units,
+        errors=errors,
+    )
+    out = _with_results(table, scored)
+    for column in scored.series:
+        meta = None
+        if column.kind == "float":
+            array = pa.array(column.values, type=pa.float64(), from_pandas=True)
+        elif column.kind == "bool":
+            missing = column.missing
+            array = pa.array(
+                column.values, type=pa.bool_(), mask=missing if missing is not None else None
+            )
+        else:
+            assert column.categories is not None
+            labels, meta = _vocabulary(column.categories)
+            codes = column.values
+            absent = codes < 0
+            if column.kind == "text":
+                array = _text(codes, absent, labels)
+                meta = None
+            else:
+                indices = pa.array(codes.astype(np.int8), mask=absent if absent.any() else None)
+                array = pa.DictionaryArray.from_arrays(indices, labels, safe=False)
+        out = out.append_column(pa.field(column.name, array.type, metadata=meta), array)
+    return out

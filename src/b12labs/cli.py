@@ -194,6 +194,21 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--nitrous-oxide", action=argparse.BooleanOptionalAction, default=None)
     explain.add_argument("--profile", default=DEFAULT_PROFILE, help="profile id or file")
     explain.add_argument("--json", action="store_true", help="print the result as JSON")
+    explain.add_argument(
+        "--series",
+        metavar="FILE",
+        help="one patient's results on several dates (CSV, Parquet or .xlsx, one row per date): "
+        "explain the changes over time (docs/series.md)",
+    )
+    explain.add_argument(
+        "--date", metavar="COLUMN", help="with --series: the collection date column"
+    )
+    explain.add_argument(
+        "--treatment-started", metavar="DATE", help="with --series: B12 treatment start, YYYY-MM-DD"
+    )
+    explain.add_argument(
+        "--treatment-route", choices=("oral", "injection"), help="with --series: how B12 is given"
+    )
 
     profiles = commands.add_parser(
         "profiles",
@@ -202,7 +217,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     profiles.add_argument("id", nargs="?", metavar="ID", help="print the thresholds of a profile")
     profiles.add_argument("--show", metavar="ID", help="the same as giving ID")
-    commands.add_parser("schema", help="print the JSON Schema of a result")
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of a result (--output, the default) or of a panel (--input)",
+        description="Print a published JSON Schema (draft 2020-12, with $id; see "
+        "docs/versioning.md).",
+    )
+    which = schema.add_mutually_exclusive_group()
+    which.add_argument(
+        "--input", action="store_true", help="the schema of the input, a panel as JSON"
+    )
+    which.add_argument("--output", action="store_true", help="the schema of a result (the default)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the web service (REST, FHIR operation, CDS Hooks)",
+        description="Run the b12labs web service until stopped (needs: pip install "
+        '"b12labs[service]"; see docs/service.md).',
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--profile", default=DEFAULT_PROFILE, help="default profile id or file")
+    serve.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     return parser
 
 
@@ -227,10 +262,13 @@ def _main(argv: Sequence[str] | None, *, console: bool) -> int:
                 return _explain(args)
             if command == "profiles":
                 return _profiles(args)
+            if command == "serve":
+                return _serve(args)
             if command == "schema":
-                from ._interpret import result_json_schema
+                from ._interpret import panel_json_schema, result_json_schema
 
-                _print(json.dumps(result_json_schema(), indent=2))
+                published = panel_json_schema() if args.input else result_json_schema()
+                _print(json.dumps(published, indent=2))
                 return EXIT_OK
             _print(parser.format_help().rstrip("\n"))
             return EXIT_USAGE
@@ -452,9 +490,32 @@ def _profiles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """The web service (the logic is in b12labs.service); a stop by signal is a normal end."""
+    if not 0 <= args.port <= 65535 or args.workers < 1:
+        raise UsageError("--port must be 0 to 65535 and --workers at least 1")
+    try:
+        from .service._serve import serve
+    except ModuleNotFoundError as error:
+        raise UsageError(f'serve needs {error.name}: pip install "b12labs[service]"') from None
+    profile = _profile(args.profile)
+    try:
+        return serve(
+            host=args.host,
+            port=args.port,
+            profile=profile,
+            profile_source=args.profile,
+            workers=args.workers,
+        )
+    except _Interrupted:
+        return EXIT_OK
+
+
 def _explain(args: argparse.Namespace) -> int:
     from ._interpret import interpret
 
+    if args.series is not None or args.date or args.treatment_started or args.treatment_route:
+        return _explain_series(args)
     if not any(str(getattr(args, name) or "").strip() for name in _RESULTS):
         raise UsageError(
             "explain needs at least one result: --b12, --holotc, --mma, --hcy, --folate "
@@ -470,6 +531,35 @@ def _explain(args: argparse.Namespace) -> int:
             given[name] = "; ".join(given[name])
     result = interpret(profile=_profile(args.profile), **given)
     _print(result.model_dump_json(indent=2) if args.json else result.report())
+    return EXIT_OK
+
+
+def _explain_series(args: argparse.Namespace) -> int:
+    """``explain --series FILE`` (the logic is in b12labs._series_cli)."""
+    if args.series is None:
+        raise UsageError("--date, --treatment-started and --treatment-route need --series FILE")
+    given = [f"--{n.replace('_', '-')}" for n in _RESULTS if getattr(args, n) is not None]
+    if given or args.json:
+        flag = given[0] if given else "--json"
+        raise UsageError(f"{flag} cannot be combined with --series (the results are in the file)")
+    _require("pyarrow", "--series")
+    path = Path(args.series)
+    if not path.is_file():
+        raise UsageError(f"--series {path}: no such file")
+    from ._series_cli import explain_series
+
+    profile = _profile(args.profile)
+    try:
+        report = explain_series(
+            path,
+            profile=profile,
+            date=args.date,
+            treatment_started=args.treatment_started,
+            treatment_route=args.treatment_route,
+        )
+    except B12LabsError as error:  # a row or a column of the file: name the file, not a flag
+        raise UsageError(f"--series {path}: {_one_line(str(error))}") from None
+    _print(report)
     return EXIT_OK
 
 
@@ -890,11 +980,13 @@ def _score(args: argparse.Namespace) -> int:
         writer = _Writer(kind, output.path, not args.allow_formulas, str(args.output))
         seen_batch = False
         unitless: list[tuple[str, Any]] = []
+        unit_missing: Counter[str] = Counter()
         batches = reader.batches()
         for batch in batches:
             scored = _score_batch(batch, rows, options)
             if not seen_batch:
                 unitless = _unitless_columns(scored, options["units"])
+            unit_missing.update(scored.unitless_counts())
             seen_batch = True
             rows += batch.num_rows
             statuses.update(scored.status_counts())
@@ -934,10 +1026,11 @@ def _score(args: argparse.Namespace) -> int:
         if reader is not None:
             reader.close()
     notes = [note for note in (reader.note, *writer.notes) if note]
-    if reasons and unitless:  # the rows say "has no unit"; the note says how to fix it once
+    unitless = [(key, label) for key, label in unitless if unit_missing[key]]
+    if unitless:  # the rows say "has no unit"; the note says how to fix it once
         notes.append(
             "no unit in the header, --unit or a unit column for "
-            + ", ".join(f"{label!r} ({key})" for key, label in unitless)
+            + ", ".join(f"{label!r} ({key}: {unit_missing[key]:,} rows)" for key, label in unitless)
             + ": each row whose cell has no unit is an error; give the unit once with "
             + " ".join(f"--unit {key}=..." for key, _ in unitless)
         )

@@ -68,6 +68,7 @@ from ._models import (
 )
 from ._models import _number as _checked_number
 from ._profile import TIE_TOLERANCE
+from ._series import DatedPanel
 
 __all__ = [
     "AGE_LOINC",
@@ -89,8 +90,10 @@ __all__ = [
     "SYMPTOM_SYSTEM",
     "UCUM",
     "FhirInput",
+    "FhirSeries",
     "panel_from_fhir",
     "read_fhir",
+    "read_fhir_series",
     "to_fhir",
 ]
 
@@ -1347,6 +1350,20 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
                 "coding": [
                     {
                         "system": OBSERVATION_CODE_SYSTEM,
+                        "code": "schema-version",
+                        "display": "b12labs result schema version",
+                    }
+                ]
+            },
+            "valueString": interpretation.schema_version,
+        }
+    )
+    components.append(
+        {
+            "code": {
+                "coding": [
+                    {
+                        "system": OBSERVATION_CODE_SYSTEM,
                         "code": "rules-version",
                         "display": "b12labs decision rules version",
                     }
@@ -1377,7 +1394,8 @@ def to_fhir(interpretation: Interpretation, *, subject: str | None = None) -> di
             {
                 "text": f"Interpreted by b12labs {interpretation.library_version} with profile "
                 f"{interpretation.profile_id} {interpretation.profile_version}, rules version "
-                f"{interpretation.rules_version}. Decision support, not a diagnosis."
+                f"{interpretation.rules_version}, schema version "
+                f"{interpretation.schema_version}. Decision support, not a diagnosis."
             }
         ],
     }
@@ -1402,3 +1420,124 @@ def _own_observation(id_: str, code: str, display: str, value: dict[str, Any]) -
         "code": {"coding": [{"system": OBSERVATION_CODE_SYSTEM, "code": code, "display": display}]},
         **value,
     }
+
+
+# ----------------------------------------------------------------------------- series
+
+
+@dataclass
+class FhirSeries:
+    """One patient's results read from FHIR as a series: one point per collection date.
+
+    Iterating gives the :class:`~b12labs.DatedPanel` points in date order, so
+    ``b12labs.interpret_series(read_fhir_series(bundle))`` works.
+    """
+
+    points: list[DatedPanel] = field(default_factory=list)
+    # collection date -> how that date's point was read (used, ignored, notes, context)
+    reads: dict[dt.date, FhirInput] = field(default_factory=dict)
+    # Observations that give nothing b12labs reads
+    ignored: list[str] = field(default_factory=list)
+    # Observations not used (excluded status, context of a date without results) and why
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[DatedPanel]:
+        return iter(self.points)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+def read_fhir_series(data: Any, *, today: dt.date | None = None) -> FhirSeries:
+    """Read one patient's B12-status results on several dates as a series (one point per date).
+
+    The result Observations (markers, creatinine, eGFR) are grouped by their collection date
+    (the calendar date of ``effectiveDateTime``, ``effectivePeriod.start``,
+    ``effectiveInstant`` or, failing those, ``issued``, as written); each date is read by
+    :func:`read_fhir` together with the resources that describe the patient: the Patient (sex,
+    and age at each date from ``birthDate``), Conditions, Procedures and medications (risk
+    factors and pregnancy, judged against that date), pregnancy-status Observations (used
+    within :func:`read_fhir`'s window of that date) and context Observations without a date.
+    A context Observation with a date (age, b12labs' own context codes) belongs to the point of
+    that date; one dated on a day without results is not used (a note says so).
+
+    Raises:
+        FhirError: as :func:`read_fhir`; a result Observation without a collection date or
+            dated by year or month only.
+        InvalidValueError, UnitError: as :func:`read_fhir` (the message names the
+            Observation).
+    """
+    today = _today(today)
+    loaded = _load(data)
+    if _depth(loaded) > MAX_DEPTH:
+        raise _too_deep()
+    entries = list(_entries(loaded))
+    for entry in entries:
+        _check_shape(entry.resource)
+    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
+    if len(patients) > 1:
+        raise FhirError("the resources hold more than one Patient; give one patient's results")
+    _check_subjects(entries, patients[0] if patients else None)
+
+    series = FhirSeries()
+    shared: list[_Entry] = []
+    results: dict[dt.date, list[_Entry]] = {}
+    context: dict[dt.date, list[_Entry]] = {}
+    for entry in entries:
+        obs = entry.resource
+        if obs.get("resourceType") != "Observation":
+            shared.append(entry)
+            continue
+        key = _key(obs)
+        if key is None:
+            series.ignored.append(f"{_label(obs)} ({_display(obs)})")
+            continue
+        status = obs.get("status")
+        if status in _NOT_USED:
+            series.notes.append(f"{_label(obs)} not used: its status is {status}")
+            continue
+        when = _effective(obs)
+        if key in _RESULT_KEYS:
+            results.setdefault(_collection_day(obs, when), []).append(entry)
+        elif key == "pregnant" or when is None:
+            shared.append(entry)
+        else:
+            context.setdefault(when.date(), []).append(entry)
+    for day in sorted(set(context) - set(results)):
+        for entry in context[day]:
+            series.notes.append(
+                f"{_label(entry.resource)} not used: it is dated {day.isoformat()}, a date "
+                "without results"
+            )
+    for day in sorted(results):
+        chosen = [*shared, *results[day], *context.get(day, [])]
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {"resource": e.resource, **({"fullUrl": e.full_url} if e.full_url else {})}
+                for e in chosen
+            ],
+        }
+        read = read_fhir(bundle, today=today)
+        series.reads[day] = read
+        series.points.append(DatedPanel(collected=day, panel=read.panel))
+    return series
+
+
+def _collection_day(obs: Mapping[str, Any], when: dt.datetime | None) -> dt.date:
+    """The calendar date a result was collected, as written (a series needs the day)."""
+    period = obs.get("effectivePeriod") or {}
+    texts = [obs.get("effectiveDateTime"), period.get("start"), obs.get("effectiveInstant")]
+    text = next((t for t in texts if isinstance(t, str)), obs.get("issued"))
+    if when is None or not isinstance(text, str):
+        raise FhirError(
+            f"{_label(obs)} has no collection date (effectiveDateTime, effectivePeriod.start, "
+            "effectiveInstant or issued): a result of a series needs its date"
+        )
+    if len(text.strip()) < 10:
+        raise FhirError(
+            f"{_label(obs)} is dated {text.strip()!r}, a year or month only: a result of a "
+            "series needs its collection day"
+        )
+    return when.date()

@@ -42,7 +42,9 @@ How a frame is read (documented in docs/batch.md):
   row without an error is exactly ``interpret()`` on that row (docs/batch.md).
 
 The output is the input frame (columns, values, dtypes, index and order untouched) plus
-``b12labs_*`` result columns; see :func:`interpret_frame`.
+``b12labs_*`` result columns; see :func:`interpret_frame`. :func:`summary` (or
+``scored.b12labs.summary()``) counts a scored frame's rows per status and per error reason
+and shows them as a small table in notebooks.
 """
 
 from __future__ import annotations
@@ -52,12 +54,15 @@ from typing import Any, Literal
 
 import numpy.typing as npt
 
+from ._display import BatchSummary
+from ._exceptions import ColumnError
+from ._models import Status
 from ._profile import DEFAULT_PROFILE, Profile
 
 try:
     import pandas as pd
 
-    from ._table import ERROR_CODES, Scored, score_table  # needs pyarrow
+    from ._table import ERROR_CODES, PREFIX, Scored, score_table  # needs pyarrow
 except ModuleNotFoundError as exc:  # the optional dependencies: say how to install them
     if (exc.name or "").partition(".")[0] not in ("pandas", "pyarrow"):
         raise
@@ -67,7 +72,14 @@ except ModuleNotFoundError as exc:  # the optional dependencies: say how to inst
         name=exc.name,
     ) from exc
 
-__all__ = ["ERROR_CODES", "B12LabsAccessor", "interpret_frame"]
+__all__ = [
+    "ERROR_CODES",
+    "B12LabsAccessor",
+    "BatchSummary",
+    "interpret_frame",
+    "interpret_series_frame",
+    "summary",
+]
 
 
 def interpret_frame(
@@ -97,8 +109,8 @@ def interpret_frame(
         ``b12labs_findings`` and ``b12labs_next_steps`` (codes joined by ``;``);
         ``b12labs_error`` (empty, or ``"<reason code>: <message>"``);
         ``b12labs_rules_version`` (the decision rules' version, on every row). ``out.attrs
-        ["b12labs"]`` holds ``rules_version``, ``profile_id``, ``profile_version`` and
-        ``library_version``.
+        ["b12labs"]`` holds ``rules_version``, ``profile_id``, ``profile_version``,
+        ``library_version`` and ``schema_version``.
 
     Raises:
         ColumnError: no recognised column, ambiguous columns, a label read twice, two keys
@@ -145,6 +157,46 @@ def _output(df: pd.DataFrame, scored: Scored) -> pd.DataFrame:
     return out
 
 
+def summary(scored: pd.DataFrame) -> BatchSummary:
+    """Counts of a frame scored by :func:`interpret_frame`, for a glance in a notebook.
+
+    The returned :class:`BatchSummary` displays as a small table in Jupyter (HTML or
+    Markdown) and prints as text (``print(summary(scored))``): the number of rows, the rows
+    per status (all four, in words and colour), the rows with errors per reason code
+    (``b12labs_error``), and the profile and versions recorded in ``scored.attrs["b12labs"]``
+    (shown as lost when an operation dropped the attrs). Its fields hold the same numbers.
+
+    Raises:
+        ColumnError: ``scored`` has no ``b12labs_status`` column (it was not scored).
+        TypeError: ``scored`` is not a pandas DataFrame.
+    """
+    if not isinstance(scored, pd.DataFrame):
+        raise TypeError(f"summary() takes a scored pandas DataFrame, not {type(scored).__name__}")
+    status_column, error_column = f"{PREFIX}status", f"{PREFIX}error"
+    if status_column not in scored.columns:
+        raise ColumnError(
+            f"summary() needs a frame scored by b12labs (a {status_column} column); score it "
+            "first with df.b12labs.interpret() or b12labs.interpret_frame(df)",
+            value=status_column,
+        )
+    counts = scored[status_column].astype(object).value_counts(dropna=True)
+    statuses = {s.value: int(counts.get(s.value, 0)) for s in Status}
+    reasons: dict[str, int] = {}
+    if error_column in scored.columns:
+        for text, count in scored[error_column].astype(object).value_counts(dropna=True).items():
+            reason = str(text).partition(":")[0].strip()
+            if reason and count:
+                reasons[reason] = reasons.get(reason, 0) + int(count)
+    errors = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+    provenance = scored.attrs.get("b12labs")
+    return BatchSummary(
+        rows=len(scored),
+        statuses=statuses,
+        errors=errors,
+        provenance=dict(provenance) if isinstance(provenance, Mapping) else {},
+    )
+
+
 @pd.api.extensions.register_dataframe_accessor("b12labs")
 class B12LabsAccessor:
     """``df.b12labs.interpret(...)``: the same as :func:`interpret_frame` (registered when
@@ -165,3 +217,101 @@ class B12LabsAccessor:
         return interpret_frame(
             self._frame, profile=profile, columns=columns, units=units, errors=errors
         )
+
+    def summary(self) -> BatchSummary:
+        """Counts of this scored frame per status and error reason; see :func:`summary`."""
+        return summary(self._frame)
+
+
+def interpret_series_frame(
+    df: pd.DataFrame,
+    *,
+    patient: Hashable | None,
+    date: Hashable | None = None,
+    profile: str | Profile = DEFAULT_PROFILE,
+    treatment_started: Any = None,
+    treatment_route: Any = None,
+    columns: Mapping[str, Hashable] | None = None,
+    units: Mapping[str, str] | None = None,
+    errors: Literal["collect", "raise"] = "collect",
+) -> pd.DataFrame:
+    """Interpret a long frame of results over time: one row per patient and date.
+
+    Each patient's rows form one series, interpreted exactly as
+    :func:`b12labs.interpret_series` interprets that patient's dated panels (docs/series.md):
+    every row gets its point's result columns (those of :func:`interpret_frame`, with a row
+    collected after the patient's treatment start read as recent treatment), the change of
+    each marker since the patient's previous result of that marker, and the series findings
+    observed at that row. Rows may come in any order. Columns, units and cells are read as
+    :func:`interpret_frame` reads them.
+
+    A patient's rows must all be in ``df``: when a frame is split over partitions, group it
+    by patient first (rows of one patient in different frames are different series).
+
+    Args:
+        df: one row per patient and date. Never modified.
+        patient: the column of patient ids; ``None``: every row is one patient's.
+        date: the column of collection dates (dates, datetimes or ISO texts such as
+            ``"2024-03-01"``; the date part of a datetime is used). By default the one column
+            named like ``date``, ``collected``, ``collection date`` or ``sample date``.
+        profile: a shipped profile id or a :class:`~b12labs.Profile`.
+        treatment_started: the date B12 treatment started: a column (its non-empty cells must
+            agree within a patient), a mapping from patient id to date, or one date for every
+            patient (a ``datetime.date`` or an ISO text that is not a column name).
+        treatment_route: ``"oral"`` or ``"injection"``, given like ``treatment_started``.
+        columns, units, errors: as for :func:`interpret_frame`.
+
+    Returns:
+        ``df``'s columns untouched, the result columns of :func:`interpret_frame`, then:
+        ``b12labs_series_on_treatment`` (boolean: collected after the treatment start);
+        for each marker column ``b12labs_<m>_change_pct`` (percent change since the
+        patient's previous result of the marker; NaN for the first),
+        ``b12labs_<m>_change_direction`` (``increase``, ``decrease``, ``unchanged``),
+        ``b12labs_<m>_change_verdict`` (``significant``, ``not_significant``,
+        ``not_proven``, ``rcv_not_available``) and ``b12labs_<m>_change_significant``
+        (boolean; missing without a verdict); ``b12labs_series_findings`` (the codes of the
+        series findings observed at this row, joined by ``;``). A row with an error (its
+        own input, no date or patient id, or a problem of its patient's series such as two
+        rows on one date) has no results and says why in ``b12labs_error``; it takes no part
+        in its patient's series. ``out.attrs["b12labs"]`` holds the run's provenance.
+
+    Raises:
+        ColumnError: as :func:`interpret_frame`; ``patient`` or ``date`` not a column; no or
+            several date columns; ``treatment_started`` or ``treatment_route`` that is
+            neither a column, a mapping nor a value.
+        TypeError: a mapping for ``treatment_started`` or ``treatment_route`` with
+            ``patient=None``.
+        B12LabsError: with ``errors="raise"``, the first bad row's error.
+    """
+    from ._series_table import score_series
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"interpret_series_frame() takes a pandas DataFrame, not {type(df).__name__}; for "
+            "Arrow data use b12labs.arrow.interpret_series_table(data)"
+        )
+    scored = score_series(
+        list(df.columns),
+        df.__getitem__,
+        len(df),
+        patient=patient,
+        date=date,
+        profile=profile,
+        treatment_started=treatment_started,
+        treatment_route=treatment_route,
+        columns=columns,
+        units=units,
+        errors=errors,
+        row_label=lambda row: df.index[row],
+    )
+    out = _output(df, scored)
+    for column in scored.series:
+        if column.kind == "float":
+            out[column.name] = column.values
+        elif column.kind == "bool":
+            assert column.missing is not None  # boolean series columns always carry it
+            out[column.name] = pd.arrays.BooleanArray(column.values, column.missing)
+        else:
+            assert column.categories is not None
+            out[column.name] = _categorical(column.values, column.categories)
+    return out

@@ -5,6 +5,9 @@
   patient's value marked and labelled with its category.
 * :func:`cohort` draws a frame scored by :func:`b12labs.interpret_frame`: B12 against MMA,
   coloured by status, with the profile's B12 and MMA thresholds as lines.
+* :func:`series` draws a :class:`~b12labs.SeriesInterpretation`: each marker over time with
+  its reference interval, the reference change value band around each result and the
+  treatment start.
 
 Both build on matplotlib's object API (:class:`matplotlib.figure.Figure`), never on pyplot's
 global state: they return the Figure, which can be saved with ``fig.savefig(...)``. Give
@@ -15,7 +18,7 @@ imports this module or matplotlib.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         'b12labs.plot needs matplotlib; install it with: pip install "b12labs[plot]"'
     ) from exc
 
-from ._exceptions import ColumnError
+from ._analytes import MARKERS, Analyte
+from ._exceptions import ColumnError, InvalidValueError
 from ._models import Category, Censor, Interpretation, MarkerAssessment, Status
 from ._profile import (
     DEFAULT_PROFILE,
@@ -43,7 +47,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["CATEGORY_COLORS", "STATUS_COLORS", "cohort", "panel"]
+    from ._series import SeriesInterpretation
+
+__all__ = ["CATEGORY_COLORS", "STATUS_COLORS", "cohort", "panel", "series"]
 
 #: The colour of each status in :func:`cohort` (fixed, so figures compare across cohorts).
 STATUS_COLORS: Mapping[Status, str] = MappingProxyType(
@@ -428,3 +434,184 @@ def _zones(
         for category, start, end in zip(cuts.categories, starts, ends, strict=True)
         if isinstance(category, Category) and category is not Category.NORMAL
     ]
+
+
+# ----------------------------------------------------------------------------- series
+
+_RCV_COLOR = "#9467bd"
+_TREATMENT_COLOR = "#1f77b4"
+_SIGNIFICANT_COLOR = "#d62728"
+
+
+def series(series_result: SeriesInterpretation, *, analytes: Sequence[str] | None = None) -> Figure:
+    """Draw results over time: one row of axes per marker, sharing the date axis.
+
+    On each row (the marker's canonical unit, logarithmic): the reference interval of each
+    point shaded (one band when every point has the same interval, a step band otherwise), the
+    results joined in date order (a circle for an exact result, a caret for a censored one,
+    as in :func:`panel`), consecutive changes judged significant drawn in red, and around each
+    result its reference change value band: the range a next result must leave for the change
+    to be significant (from the profile's RCV; no band for a marker without one, such as
+    holoTC). A dashed vertical line marks the treatment start, when one was given.
+
+    gids: ``b12labs-reference-<m>``, ``b12labs-line-<m>``, ``b12labs-value-<m>-<date>``,
+    ``b12labs-rcv-<m>``, ``b12labs-significant-<m>-<start>-<end>``,
+    ``b12labs-treatment-<m>`` (dates in ISO form).
+
+    Args:
+        series_result: a result of :func:`b12labs.interpret_series`.
+        analytes: the markers to draw, in order (default: every marker with a result, in
+            result order).
+
+    Returns:
+        A new Figure (matplotlib's object API; pyplot's global state is never touched).
+
+    Raises:
+        InvalidValueError: an analyte in ``analytes`` that is not a marker.
+    """
+    import matplotlib.dates as mdates
+
+    present = [
+        str(m)
+        for m in MARKERS
+        if any(str(m) in p.interpretation.markers for p in series_result.points)
+    ]
+    keys = present if analytes is None else [str(a) for a in analytes]
+    unknown = [k for k in keys if k not in _NAMES]
+    if unknown:
+        raise InvalidValueError(
+            f"series(): {unknown[0]!r} is not a marker; markers: {', '.join(_NAMES)}",
+            analyte=unknown[0],
+            value=unknown[0],
+        )
+    rows = max(len(keys), 1)
+    figure = Figure(figsize=(8.5, 1.0 + 2.4 * rows), layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    rcvs = _series_rcvs(series_result)
+    started = series_result.treatment_started
+    for ax, key in zip(axes, keys, strict=False):
+        analyte = Analyte(key)
+        points = [
+            (p.collected, p.interpretation.markers[analyte])
+            for p in series_result.points
+            if analyte in p.interpretation.markers
+        ]
+        unit = points[0][1].unit if points else ""
+        ax.set_yscale("log")
+        _plain_log_ticks(ax, "y", minor=True)
+        ax.set_ylabel(f"{_NAMES[key]} ({unit})" if unit else _NAMES[key])
+        if not points:
+            ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center")
+            continue
+        days = [day for day, _ in points]
+        values = [marker.value for _, marker in points]
+        rcv = rcvs.get(key)
+        low_band = [v * (1 - rcv[0] / 100) for v in values] if rcv else values
+        high_band = [v * (1 + rcv[1] / 100) for v in values] if rcv else values
+        bounds = [_interval_bounds(key, marker) for _, marker in points]
+        numbers = [*values, *low_band, *high_band]
+        numbers += [b for pair in bounds for b in pair if b is not None and b > 0]
+        y_min, y_max = min(numbers) / 1.6, max(numbers) * 1.6
+        ax.set_ylim(y_min, y_max)
+
+        lows = [y_min if low is None else low for low, _ in bounds]
+        highs = [y_max if high is None else high for _, high in bounds]
+        interval = points[-1][1].reference_interval.text
+        if len(set(zip(lows, highs, strict=True))) == 1:
+            ax.axhspan(
+                lows[0],
+                highs[0],
+                color=CATEGORY_COLORS[Category.NORMAL],
+                alpha=0.18,
+                label=f"reference interval ({interval})",
+                gid=f"b12labs-reference-{key}",
+            )
+        else:
+            ax.fill_between(
+                days,
+                lows,
+                highs,
+                step="mid",
+                color=CATEGORY_COLORS[Category.NORMAL],
+                alpha=0.18,
+                label="reference interval of each result",
+                gid=f"b12labs-reference-{key}",
+            )
+        if rcv:
+            ax.vlines(
+                days,
+                low_band,
+                high_band,
+                colors=_RCV_COLOR,
+                linewidth=7,
+                alpha=0.35,
+                label=f"RCV band (-{rcv[0]:g}% / +{rcv[1]:g}%)",
+                gid=f"b12labs-rcv-{key}",
+            )
+        ax.plot(days, values, color="0.45", linewidth=1.2, gid=f"b12labs-line-{key}")
+        for change in series_result.changes_of(key):
+            if change.verdict.value != "significant":
+                continue
+            ax.plot(
+                [change.start, change.end],
+                [change.start_value, change.end_value],
+                color=_SIGNIFICANT_COLOR,
+                linewidth=2.2,
+                label="significant change",
+                gid=f"b12labs-significant-{key}-{change.start.isoformat()}-{change.end.isoformat()}",
+            )
+        for day, marker in points:
+            ax.plot(
+                [day],
+                [marker.value],
+                linestyle="none",
+                marker=_CENSOR_MARKERS[marker.censor],
+                markersize=8,
+                color="black",
+                label="censored result" if marker.censor else "result",
+                gid=f"b12labs-value-{key}-{day.isoformat()}",
+            )
+        if started is not None:
+            route = series_result.treatment_route
+            ax.axvline(
+                started,
+                color=_TREATMENT_COLOR,
+                linestyle="--",
+                linewidth=1.2,
+                label="treatment started" + (f" ({route.value})" if route else ""),
+                gid=f"b12labs-treatment-{key}",
+            )
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))  # one entry per kind of thing
+        ax.legend(
+            unique.values(),
+            unique.keys(),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+        )
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(
+        mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+    )
+    axes[-1].set_xlabel("collection date")
+    axes[0].set_title(
+        f"Results over time — {series_result.profile_id} {series_result.profile_version}"
+    )
+    return figure
+
+
+def _series_rcvs(series_result: SeriesInterpretation) -> dict[str, tuple[float, float]]:
+    """The (decrease, increase) RCV of each marker: the one its changes were judged with, or
+    the shipped profile's when the series has no change of that marker."""
+    out: dict[str, tuple[float, float]] = {}
+    for change in series_result.changes:
+        if change.rcv is not None:
+            out.setdefault(str(change.analyte), (change.rcv.decrease, change.rcv.increase))
+    if series_result.profile_id in list_profiles():
+        cp = compiled(series_result.profile_id)
+        if cp.profile.version == series_result.profile_version:
+            for key, rcv in cp.rcv.items():
+                out.setdefault(key, (rcv.decrease, rcv.increase))
+    return out
