@@ -275,17 +275,7 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
             message names the Observation).
     """
     today = _today(today)
-    loaded = _load(data)
-    if _depth(loaded) > MAX_DEPTH:
-        raise _too_deep()
-    entries = list(_entries(loaded))
-    for entry in entries:
-        _check_shape(entry.resource)
-    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
-    if len(patients) > 1:
-        raise FhirError("the resources hold more than one Patient; give one patient's results")
-    patient = patients[0] if patients else None
-    _check_subjects(entries, patient)
+    entries, patient = _one_patients_entries(data)
 
     result = FhirInput(panel=Panel())
     observations = [e.resource for e in entries if e.resource.get("resourceType") == "Observation"]
@@ -370,6 +360,28 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
         _read_patient(patient.resource, birth, tested, fields, result)
     result.panel = _panel(fields, result)
     return result
+
+
+def _one_patients_entries(data: Any) -> tuple[list[_Entry], _Entry | None]:
+    """The resources of ``data``, loaded and checked: their shape, at most one Patient, and
+    every resource about that patient. Returns the entries and the Patient entry (if any).
+
+    Raises:
+        FhirError: not FHIR JSON, too deeply nested, a malformed resource, more than one
+            Patient, or a resource of another patient.
+    """
+    loaded = _load(data)
+    if _depth(loaded) > MAX_DEPTH:
+        raise _too_deep()
+    entries = list(_entries(loaded))
+    for entry in entries:
+        _check_shape(entry.resource)
+    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
+    if len(patients) > 1:
+        raise FhirError("the resources hold more than one Patient; give one patient's results")
+    patient = patients[0] if patients else None
+    _check_subjects(entries, patient)
+    return entries, patient
 
 
 def _today(today: dt.date | None) -> dt.date:
@@ -1468,16 +1480,7 @@ def read_fhir_series(data: Any, *, today: dt.date | None = None) -> FhirSeries:
             Observation).
     """
     today = _today(today)
-    loaded = _load(data)
-    if _depth(loaded) > MAX_DEPTH:
-        raise _too_deep()
-    entries = list(_entries(loaded))
-    for entry in entries:
-        _check_shape(entry.resource)
-    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
-    if len(patients) > 1:
-        raise FhirError("the resources hold more than one Patient; give one patient's results")
-    _check_subjects(entries, patients[0] if patients else None)
+    entries, _ = _one_patients_entries(data)
 
     series = FhirSeries()
     shared: list[_Entry] = []
