@@ -36,17 +36,15 @@ https://cds-hooks.hl7.org/2.0/; the same tables are in the HL7 repository's
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 
+from asgi_client import Client
 from b12labs.service import create_app
 
 LOINC = "http://loinc.org"
@@ -58,24 +56,6 @@ TODAY = dt.datetime.now(dt.UTC).date()
 NICE_TITLE = "NICE NG239 (2024), vitamin B12 deficiency in over 16s"
 NICE_URL = "https://www.nice.org.uk/guidance/ng239"
 DISCLAIMER = "Decision support, not a diagnosis."
-
-
-class Client:
-    """A synchronous client of an ASGI app (httpx.AsyncClient + ASGITransport, on a portal)."""
-
-    def __init__(self, app: Any) -> None:
-        self._stack = ExitStack()
-        self.portal = self._stack.enter_context(start_blocking_portal())
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=60
-        )
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.portal.call(functools.partial(self.client.request, method, url, **kwargs))
-
-    def close(self) -> None:
-        self.portal.call(self.client.aclose)
-        self._stack.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 
 import b12labs
+from asgi_client import Client
 from b12labs import cli
 from b12labs.service import create_app
 
@@ -36,30 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = "application/problem+json"
 FHIR_JSON = "application/fhir+json"
 MIB = 1 << 20
-
-
-class Client:
-    """A synchronous client of an ASGI app (httpx.AsyncClient + ASGITransport, on a portal)."""
-
-    def __init__(self, app: Any) -> None:
-        self._stack = ExitStack()
-        self.portal = self._stack.enter_context(start_blocking_portal())
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=60
-        )
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.portal.call(functools.partial(self.client.request, method, url, **kwargs))
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def close(self) -> None:
-        self.portal.call(self.client.aclose)
-        self._stack.close()
 
 
 @pytest.fixture(scope="module")

@@ -165,13 +165,7 @@ def card_html(result: Interpretation) -> str:
         )
     else:
         parts.append('<p class="b12labs-markers" style="margin:6px 0">No marker given.</p>')
-    extras = []
-    if result.cb12.value is not None:
-        extras.append(f"cB12 {result.cb12.value:.2f} ({result.cb12.band})")
-    if result.patient.egfr is not None:
-        extras.append(
-            f"eGFR {result.patient.egfr:.0f} mL/min/1.73 m2 ({result.patient.egfr_source})"
-        )
+    extras = _extras(result)
     if extras:
         parts.append(f'<p class="b12labs-extras" style="margin:4px 0">{_h("; ".join(extras))}</p>')
     for css, title, items in (
@@ -212,13 +206,7 @@ def card_markdown(result: Interpretation) -> str:
             lines.append("| " + " | ".join(_md(cells[n]) for n, _ in _MARKER_COLUMNS) + " |")
     else:
         lines.append("No marker given.")
-    extras = []
-    if result.cb12.value is not None:
-        extras.append(f"cB12 {result.cb12.value:.2f} ({result.cb12.band})")
-    if result.patient.egfr is not None:
-        extras.append(
-            f"eGFR {result.patient.egfr:.0f} mL/min/1.73 m2 ({result.patient.egfr_source})"
-        )
+    extras = _extras(result)
     if extras:
         lines += ["", _md("; ".join(extras))]
     for title, items in (("Findings", result.findings), ("Next steps", result.next_steps)):
@@ -313,3 +301,15 @@ class BatchSummary:
         lines.append(f"| Rows with errors | {self.error_rows:,} |")
         lines += [f"| error: {_md(reason)} | {count:,} |" for reason, count in self.errors.items()]
         return "\n".join(lines)
+
+
+def _extras(result: Interpretation) -> list[str]:
+    """The computed values shown under the markers: cB12 and eGFR, when known."""
+    extras = []
+    if result.cb12.value is not None:
+        extras.append(f"cB12 {result.cb12.value:.2f} ({result.cb12.band})")
+    if result.patient.egfr is not None:
+        extras.append(
+            f"eGFR {result.patient.egfr:.0f} mL/min/1.73 m2 ({result.patient.egfr_source})"
+        )
+    return extras
