@@ -18,7 +18,9 @@ The rows are those of bench_frame.py (``make_frame``: B12 as exported text in mi
   memory), every scored batch read and dropped.
 
 The paths are timed in interleaved rounds (so that background load hits them alike); each
-figure is the median of the rounds.
+figure is the median of the rounds. Beside the time, each path's CPU time (where /proc
+exists): this process, plus for Spark its JVM and Python workers. On a shared machine, CPU
+seconds move less with other jobs' load than wall time does.
 
 Correctness (asserted, fails the run): one aggregation per path, timed apart, computes the
 row count, the count of each status (and of nulls), the count of each error reason code, the
@@ -164,6 +166,32 @@ def start_spark(arrow_batch: int | None) -> Any:
     return spark
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and all its descendants (the JVM, its Python workers and
+    their reaped children), from /proc; this process's alone where /proc is missing."""
+    own = os.times()
+    total = own.user + own.system + own.children_user + own.children_system
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            text = entry.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after the command name
+        pid = int(entry.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+    family = {os.getpid()}
+    grown = True
+    while grown:
+        found = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= found
+        grown = bool(found)
+    return total + sum(times[pid] for pid in family - {os.getpid()})
+
+
 def noop(data: Any) -> None:
     """Run a Spark DataFrame to the noop sink: every row of every column produced, dropped."""
     data.write.format("noop").mode("overwrite").save()
@@ -230,11 +258,13 @@ def main() -> None:
             }
             interpret_table(next(batches(1000, 1000)))  # warm-up of this process
             samples: dict[str, list[float]] = {name: [] for name in calls}
+            cpu: dict[str, list[float]] = {name: [] for name in calls}
             for _ in range(rounds):  # interleaved: background load hits all alike
                 for name, call in calls.items():
-                    start = time.perf_counter()
+                    start, before = time.perf_counter(), cpu_seconds()
                     call()
                     samples[name].append(time.perf_counter() - start)
+                    cpu[name].append(cpu_seconds() - before)
 
             # correctness: the same checksums from both paths (one run each, timed apart)
             start = time.perf_counter()
@@ -256,6 +286,7 @@ def main() -> None:
     if wrong:
         raise AssertionError("Spark and one process differ:\n" + "\n".join(wrong))
     median = {name: statistics.median(values) for name, values in samples.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     ratio = median["spark"] / median["single"]
 
     print(
@@ -275,9 +306,13 @@ def main() -> None:
         runs = ", ".join(f"{t:.2f}" for t in samples[name])
         print(
             f"{label:<37} median {median[name]:7.2f} s  {rows / median[name]:11,.0f} rows/s"
-            f"  ({runs})"
+            f"  CPU {median_cpu[name]:6.2f} s  ({runs})"
         )
     print(f"Spark / one process                   ratio {ratio:5.2f}  (time; throughput alike)")
+    print(
+        "Spark / one process, CPU seconds      ratio "
+        f"{median_cpu['spark'] / median_cpu['single']:5.2f}  (JVM and workers included)"
+    )
     print(
         f"checksums: Spark {t_check_spark:.1f} s, one process {t_check_single:.1f} s; equal on "
         f"{len(checks.spark)} figures:"

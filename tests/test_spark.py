@@ -10,7 +10,12 @@ test runs one or a few small jobs. What is checked:
 * the same rows cut into 1, 3 or 7 partitions give the same rows (row locality); a
   partition whose text cells have no unit gives row errors; a number column with no unit
   is a ColumnError when interpret_sdf is called, before any job runs;
-* column names Spark cannot pass by name (duplicates, case, dots) do not stop a run.
+* column names Spark cannot pass by name (duplicates, case, dots) do not stop a run;
+* batches scored together (several per ``interpret_table`` call) each come back with their
+  own rows' results, and ``errors="raise"`` numbers rows across them;
+* columns b12labs does not read come back unchanged whatever their type (timestamps in a
+  session time zone, decimals, binary, arrays, maps, structs, intervals);
+* categorical results travel as codes into their declared categories.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from pyspark.sql.types import (
 )
 
 import b12labs
+import b12labs.spark
 from b12labs import ColumnError
 from b12labs.arrow import categories
 from b12labs.pandas import interpret_frame
@@ -343,3 +349,74 @@ def test_errors_raise_stops_the_job(spark: SparkSession) -> None:
     )  # lazy: nothing runs yet
     with pytest.raises(PythonException, match=r"row 1: b12: '350' has no unit"):
         out.collect()
+
+
+def test_batches_scored_together_keep_their_rows(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Spark hands Python batches of 7 rows (the fixture); 10 rows at least per scoring call
+    # puts them in twos: each batch still comes back with its own rows' results
+    monkeypatch.setattr(b12labs.spark, "_GROUP_ROWS", 10)
+    rows = messy_rows(60)
+    out = interpret_sdf(sdf_of(spark, rows, 2))
+    assert_same_results(spark_results(out), frame_results(interpret_frame(frame_of(rows))))
+    assert sorted(tuple(r) for r in out.select(*SCHEMA.names).collect()) == sorted(rows)
+    # a row number counts from the start of the partition, across the groups
+    cells = [(i, "150 pmol/L") for i in range(30)]
+    cells[23] = (23, "350")
+    raising = interpret_sdf(
+        sdf_of(spark, cells, 1, struct("id: long", "B12: string")), errors="raise"
+    )
+    with pytest.raises(PythonException, match=r"row 23: b12: '350' has no unit"):
+        raising.collect()
+
+
+#: Columns b12labs does not read, of types that must come back as they were.
+PASS_THROUGH = {
+    "visit.time": "timestamp_seconds(id * 3456000 + 1700000000)",  # a dotted name
+    "local time": "cast(timestamp_seconds(id * 1000) as timestamp_ntz)",
+    "day": "date_add(date'2024-02-28', cast(id as int))",
+    "amount": "cast(id * 1.123456789012345678 as decimal(38,18))",
+    "raw": "cast(concat('x', id) as binary)",
+    "list": "if(id % 3 = 0, null, array(id, null, id + 1))",
+    "map": "map('k', id * 0.5, 'm', null)",
+    "nested": "named_struct('a', id, 'b', array(named_struct('c', 'z')))",
+    "flag": "id % 2 = 0",
+    "small": "cast(id as tinyint)",
+    "ratio": "cast(id as float) / 3",
+    "wait": "make_dt_interval(cast(id as int), 1, 2, 3.5)",
+}
+
+
+def test_columns_not_read_come_back_unchanged(spark: SparkSession) -> None:
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")  # timestamps: not UTC
+    try:
+        sdf = spark.range(12).selectExpr(
+            "id",
+            "concat(cast(100 + id * 50 as string), ' pmol/L') AS B12",
+            *(f"{expression} AS `{name}`" for name, expression in PASS_THROUGH.items()),
+        )
+        out = interpret_sdf(sdf)
+        assert out.schema.fields[: len(sdf.columns)] == sdf.schema.fields
+        got = sorted(out.collect(), key=lambda row: row["id"])
+        want = sorted(sdf.collect(), key=lambda row: row["id"])
+        assert [tuple(row)[: len(sdf.columns)] for row in got] == [tuple(row) for row in want]
+        assert [row["b12labs_b12_value"] for row in got] == [100.0 + 50 * i for i in range(12)]
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+def test_categorical_results_travel_as_codes_into_their_categories() -> None:
+    labels = pa.array(["a", "b", "c"])
+    same = pa.DictionaryArray.from_arrays(pa.array([0, 2, None], pa.int8()), labels)
+    codes = b12labs.spark._wire(same, labels, pa.string())
+    assert codes.type == pa.int8()
+    assert codes.to_pylist() == [0, 2, None]
+    # a dictionary in another order (never from interpret_table): codes into the categories
+    other = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 2], pa.int8()), ["c", "a", "b"])
+    codes = b12labs.spark._wire(other, labels, pa.string())
+    assert codes.type == pa.int8()
+    assert codes.to_pylist() == [2, 0, None, 1]
+    # text results in the session's string type, numbers as they are
+    assert b12labs.spark._wire(pa.array(["x"]), None, pa.large_string()).type == pa.large_string()
+    assert b12labs.spark._wire(pa.array([1.5]), None, pa.string()).type == pa.float64()
