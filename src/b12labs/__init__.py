@@ -55,19 +55,6 @@ from ._profile import (
     list_profiles,
     load_profile,
 )
-from ._series import (
-    AppliedRCV,
-    ChangeDirection,
-    ChangeVerdict,
-    DatedPanel,
-    SeriesChange,
-    SeriesFinding,
-    SeriesInterpretation,
-    SeriesPoint,
-    TreatmentRoute,
-    interpret_series,
-    series_json_schema,
-)
 from ._units import accepted_units, convert
 from ._version import __version__
 
@@ -76,12 +63,46 @@ from ._version import __version__
 logging.getLogger("b12labs").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
+    from ._series import (
+        AppliedRCV,
+        ChangeDirection,
+        ChangeVerdict,
+        DatedPanel,
+        SeriesChange,
+        SeriesFinding,
+        SeriesInterpretation,
+        SeriesPoint,
+        TreatmentRoute,
+        interpret_series,
+        series_json_schema,
+    )
     from .arrow import interpret_table, output_schema
     from .pandas import interpret_frame
 
 # Batch entry points live in the optional fronts; importing them lazily keeps
-# `import b12labs` free of pandas and pyarrow.
-_LAZY = {"interpret_frame": "pandas", "interpret_table": "arrow", "output_schema": "arrow"}
+# `import b12labs` free of pandas and pyarrow. Results over time (_series) are imported on
+# first use too: interpret() does not need them.
+_LAZY = {
+    "interpret_frame": "pandas",
+    "interpret_table": "arrow",
+    "output_schema": "arrow",
+    **dict.fromkeys(
+        (
+            "AppliedRCV",
+            "ChangeDirection",
+            "ChangeVerdict",
+            "DatedPanel",
+            "SeriesChange",
+            "SeriesFinding",
+            "SeriesInterpretation",
+            "SeriesPoint",
+            "TreatmentRoute",
+            "interpret_series",
+            "series_json_schema",
+        ),
+        "_series",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -90,6 +111,10 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'b12labs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

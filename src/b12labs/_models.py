@@ -470,6 +470,12 @@ def _unit_suffix(unit: str | None, shown: Any) -> str:
     return f" {unit}" if plain else f" {brief(unit)}"
 
 
+#: (text, analyte) -> the checked Measurement it gave: repeated texts ("150 pmol/L") are
+#: parsed once. Bounded; a text that raised is never kept (it raises again, the same way).
+_PARSED: dict[tuple[str, str], Measurement] = {}
+_MAX_PARSED = 4096
+
+
 def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
     """Turn the accepted input forms into a Measurement checked for ``analyte``.
 
@@ -478,12 +484,20 @@ def coerce_measurement(value: Any, analyte: str) -> Measurement | None:
     must lie in the analyte's plausible range. A text meaning "no result" (blank, ``"N/A"``,
     ``"pending"``, ``"hemolysed"``: :data:`MISSING_TOKENS`) gives None: missing is missing.
     """
+    if isinstance(value, str):
+        parsed = _PARSED.get((value, analyte))
+        if parsed is not None:  # the same text read before: the same (frozen) Measurement
+            return parsed
     if isinstance(value, Measurement):
         measurement = value
     elif isinstance(value, str) and value.strip().lower() in MISSING_TOKENS:
         return None
     elif isinstance(value, str):
         measurement = Measurement.parse(value, analyte=analyte)
+        check_plausible(analyte, measurement)
+        if len(_PARSED) < _MAX_PARSED:
+            _PARSED[value, analyte] = measurement
+        return measurement
     elif isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], str):
         number = _number(value[0], analyte, value[1], value[0])
         if not value[1].strip():

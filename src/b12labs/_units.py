@@ -253,7 +253,10 @@ def _new_factor(analyte: str, unit_text: str) -> float:
             )
     else:
         cache = _factor_cache()
-        cached = cache.lookup(key, text) if cache is not None else None
+        # text refused before pint is never read from the cache either (a file written by
+        # an earlier release may hold spellings such as 'pmol/L"')
+        usable = cache is not None and _UNIT_CHARACTERS.match(text) is not None
+        cached = cache.lookup(key, text) if cache is not None and usable else None
         if cached is not None:
             factor = cached
         else:
@@ -290,15 +293,21 @@ def _registry() -> pint.UnitRegistry[Any]:
 # 3.11 ('pmol/L"' read as pmol/L) and refuses it on 3.13: such text is refused on every
 # Python, before pint sees it.
 _UNIT_CHARACTERS = re.compile(r"^[\w\s/.·*^²³()%\-]+$")
+#: One decimal number in ASCII digits, such as ".5" or "12" (no sign, exponent or space).
+_BARE_NUMBER = re.compile(r"^(?:[0-9]+\.?[0-9]*|\.[0-9]+)$", re.ASCII)
 
 
 @functools.cache
 def _parse(unit_text: str) -> pint.Quantity[Any]:
     """Parse a unit text with pint, once (call under :data:`LOCK`): 1 of that unit."""
-    ureg = _registry()
     text = unit_text.strip()
     if not _UNIT_CHARACTERS.match(text):
         raise UnknownUnitError(f"unknown unit {brief(unit_text)}", unit=unit_text)
+    if _BARE_NUMBER.match(text) and float(text) != 1.0:
+        # pint reads a bare number as a factor and refuses any but 1 as a unit: the same
+        # answer without importing pint (".5" of a mistyped "12..5" is the usual case)
+        raise UnknownUnitError(f"unknown unit {brief(unit_text)}", unit=unit_text)
+    ureg = _registry()
     for candidate in (text, normalize_unit_text(text)):
         if not candidate:
             continue

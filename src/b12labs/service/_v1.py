@@ -301,7 +301,7 @@ def _as_malformed(table: Any) -> Any:
     """Rows of malformed lines: every result empty but the error (as ``b12labs score``)."""
     import pyarrow as pa
 
-    from ..cli import _MALFORMED
+    from .._writer import _MALFORMED
 
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -317,7 +317,7 @@ def _csv_bytes(data: Any, header: bool) -> bytes:
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    from ..cli import _neutralize_formulas
+    from .._writer import _neutralize_formulas
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
     columns = [

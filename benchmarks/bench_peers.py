@@ -1,0 +1,136 @@
+"""``b12labs score`` against hand-written DuckDB and polars equivalents (issue #13).
+
+Every figure is measured in this one run, each command a fresh process (start-up included),
+on the same export ``bench_cli.py`` writes (1,000,000 rows: B12 as exported text in pg/mL or
+pmol/L through a unit column, some censored and junk cells; MMA, homocysteine, age, sex).
+
+The peers do the minimal equivalent by hand: parse the B12 text (comparators ``<``/``>``
+and thousands separators stripped), convert pg/mL to pmol/L by the molar mass of
+cobalamin (1355.37 g/mol: 1 pg/mL = 0.7378 pmol/L), apply the NICE B12 bands with the MMA
+resolution of an indeterminate B12 (MMA > 0.40 umol/L, 0.46 from 65 years, elevated;
+> 0.75 markedly), and write the input columns plus a status column as CSV. polars
+read-then-write of the same file is the floor.
+
+Target: ``b12labs score`` / best hand-written peer <= 1.3 (medians of 5; ``--quick``: 200,000
+rows, 3 repeats).
+
+Run:  python benchmarks/bench_peers.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_cli import SCRIPT, run, write_csv
+
+# NICE NG239 thresholds as plain numbers, in pmol/L (the library reads them from its profile)
+PG_ML_TO_PMOL_L = 1 / 1.35537  # 1355.37 g/mol
+B12_LOW, B12_INDET = 180 * PG_ML_TO_PMOL_L, 350 * PG_ML_TO_PMOL_L
+
+DUCKDB = """
+import duckdb
+duckdb.sql('''
+COPY (
+  WITH t AS (
+    SELECT *,
+      TRY_CAST(REPLACE(REGEXP_REPLACE(TRIM(b12), '^[<>]=?\\\\s*', ''), ',', '') AS DOUBLE)
+        * CASE WHEN b12_unit = 'pg/mL' THEN {pg} ELSE 1 END AS v,
+      "MMA (umol/L)" AS m
+    FROM read_csv({source!r}, header = true, all_varchar = true)
+  ), s AS (
+    SELECT * EXCLUDE (v, m),
+      v < {low} AS lo, v >= {low} AND v <= {indet} AS ind,
+      TRY_CAST(m AS DOUBLE) > CASE WHEN TRY_CAST(age AS DOUBLE) >= 65 THEN 0.46 ELSE 0.40 END
+        AS el,
+      TRY_CAST(m AS DOUBLE) > 0.75 AS mk, TRY_CAST(m AS DOUBLE) IS NULL AS nomma
+    FROM t
+  )
+  SELECT * EXCLUDE (lo, ind, el, mk, nomma),
+    CASE WHEN lo THEN 'deficiency_likely'
+         WHEN ind AND el THEN 'deficiency_likely'
+         WHEN ind AND nomma THEN 'borderline'
+         WHEN ind THEN 'not_indicated'
+         WHEN mk THEN 'deficiency_likely'
+         WHEN el THEN 'borderline'
+         ELSE 'not_indicated' END AS status
+  FROM s
+) TO {out!r} (HEADER, DELIMITER ',')
+''')
+"""
+
+POLARS = """
+import polars as pl
+b12 = (pl.col("b12").str.strip_chars().str.replace(r"^[<>]=?\\s*", "")
+       .str.replace_all(",", "").cast(pl.Float64, strict=False))
+v = b12 * pl.when(pl.col("b12_unit") == "pg/mL").then({pg}).otherwise(1.0)
+m = pl.col("MMA (umol/L)").cast(pl.Float64, strict=False)
+el = m > pl.when(pl.col("age").cast(pl.Float64, strict=False) >= 65).then(0.46).otherwise(0.40)
+ind = (v >= {low}) & (v <= {indet})
+status = (pl.when(v < {low}).then(pl.lit("deficiency_likely"))
+          .when(ind & el).then(pl.lit("deficiency_likely"))
+          .when(ind & m.is_null()).then(pl.lit("borderline"))
+          .when(ind).then(pl.lit("not_indicated"))
+          .when(m > 0.75).then(pl.lit("deficiency_likely"))
+          .when(el).then(pl.lit("borderline"))
+          .otherwise(pl.lit("not_indicated")))
+(pl.scan_csv({source!r}, infer_schema=False).with_columns(status.alias("status"))
+   .sink_csv({out!r}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200,000 rows, 3 repeats")
+    args = parser.parse_args()
+    rows, repeats = (200_000, 3) if args.quick else (1_000_000, 5)
+    with tempfile.TemporaryDirectory() as folder:
+        source, out = Path(folder) / "in.csv", Path(folder) / "out.csv"
+        write_csv(source, rows)
+        facts = {"pg": PG_ML_TO_PMOL_L, "low": B12_LOW, "indet": B12_INDET}
+        commands = {
+            "b12labs score": [
+                str(SCRIPT), "score", str(source), "-o", str(out), "--quiet", "--no-progress"
+            ],
+            "DuckDB query (hand-written)": [
+                sys.executable, "-c", DUCKDB.format(source=str(source), out=str(out), **facts)
+            ],
+            "polars script (hand-written)": [
+                sys.executable, "-c", POLARS.format(source=str(source), out=str(out), **facts)
+            ],
+            "polars read_csv + write_csv": [
+                sys.executable, "-c",
+                f"import polars as pl; pl.read_csv({str(source)!r}).write_csv({str(out)!r})",
+            ],
+        }  # fmt: skip
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        peaks: dict[str, list[int]] = {name: [] for name in commands}
+        for _ in range(repeats):  # interleaved: background load hits every command alike
+            for name, command in commands.items():
+                seconds, peak = run(command)
+                times[name].append(seconds)
+                peaks[name].append(peak)
+        size_mb = source.stat().st_size / 1e6
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{rows:,}-row CSV ({size_mb:.1f} MB) -> CSV; fresh processes, medians of {repeats}")
+    ours = median["b12labs score"]
+    for name, value in median.items():
+        peak = max(peaks[name]) / 1e6
+        print(f"{name:<30} {value:6.2f} s   {ours / value:5.2f} x   peak RSS {peak:5.0f} MB")
+    best_name = min(
+        (name for name in median if "hand-written" in name), key=lambda name: median[name]
+    )
+    ratio = ours / median[best_name]
+    print(f"b12labs score / best hand-written peer ({best_name}): {ratio:.2f}")
+    print()
+    scale = "" if not args.quick else " (quick: smaller file, the target is for 1M rows)"
+    ok = ratio <= 1.3
+    print(f"{'met   ' if ok else 'MISSED'}  b12labs score <= 1.3 x best hand-written peer{scale}")
+
+
+if __name__ == "__main__":
+    main()
