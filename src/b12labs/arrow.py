@@ -304,8 +304,15 @@ def interpret_series_table(
     Args:
         data: a pyarrow ``Table``, ``RecordBatch`` or ``RecordBatchReader``, or any object
             with ``__arrow_c_stream__`` or ``__arrow_c_array__``. Never modified.
-        patient, date, profile, treatment_started, treatment_route, columns, units, errors:
-            as for :func:`b12labs.pandas.interpret_series_frame`.
+        patient: the column of patient ids (``None``: one patient), as for
+            :func:`b12labs.pandas.interpret_series_frame`, like every argument below.
+        date: the column of collection dates.
+        profile: a shipped profile id or a :class:`~b12labs.Profile`.
+        treatment_started: the date B12 treatment started (a column, a mapping or a date).
+        treatment_route: ``"oral"`` or ``"injection"``, given like ``treatment_started``.
+        columns: explicit column names.
+        units: a fixed unit per analyte.
+        errors: ``"collect"`` or ``"raise"``.
 
     Raises:
         TypeError: ``data`` is not Arrow-compatible.

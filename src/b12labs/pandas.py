@@ -259,7 +259,9 @@ def interpret_series_frame(
             agree within a patient), a mapping from patient id to date, or one date for every
             patient (a ``datetime.date`` or an ISO text that is not a column name).
         treatment_route: ``"oral"`` or ``"injection"``, given like ``treatment_started``.
-        columns, units, errors: as for :func:`interpret_frame`.
+        columns: explicit column labels, as for :func:`interpret_frame`.
+        units: a fixed unit per analyte, as for :func:`interpret_frame`.
+        errors: ``"collect"`` or ``"raise"``, as for :func:`interpret_frame`.
 
     Returns:
         ``df``'s columns untouched, the result columns of :func:`interpret_frame`, then:
