@@ -533,14 +533,11 @@ class ParquetInput(_TableInput):
         return self.file.schema_arrow.empty_table()
 
 
-class ExcelInput(_TableInput):
-    """The first sheet of a workbook, every cell as text (python-calamine, else openpyxl)."""
+class _InMemoryInput(_TableInput):
+    """An input read whole into ``self.table`` (set by the subclass), served in chunks."""
 
-    def __init__(self, path: Path, chunk_size: int) -> None:
-        super().__init__()
-        self.chunk_size = chunk_size
-        self.table = _excel_table(path)
-        self.total_rows = self.table.num_rows
+    table: pa.Table
+    chunk_size: int
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self.table.to_batches(max_chunksize=self.chunk_size):
@@ -549,6 +546,16 @@ class ExcelInput(_TableInput):
 
     def empty_table(self) -> pa.Table:
         return self.table.slice(0, 0)
+
+
+class ExcelInput(_InMemoryInput):
+    """The first sheet of a workbook, every cell as text (python-calamine, else openpyxl)."""
+
+    def __init__(self, path: Path, chunk_size: int) -> None:
+        super().__init__()
+        self.chunk_size = chunk_size
+        self.table = _excel_table(path)
+        self.total_rows = self.table.num_rows
 
 
 _EXCEL_EXTRA = 'reading .xlsx needs python-calamine: pip install "b12labs[excel]"'

@@ -42,7 +42,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +56,7 @@ except ImportError as _error:  # pragma: no cover - the extra is installed for t
 
 from ._analytes import MARKERS, analyte_info
 from ._exceptions import B12LabsError, Hl7Error, brief
-from ._io import InputError, _TableInput
+from ._io import InputError, _InMemoryInput
 from ._models import (
     _CENSOR_SPELLINGS,
     CENSOR_PATTERN,
@@ -749,7 +749,7 @@ def _table(panels: list[Hl7Panel]) -> pa.Table:
     return pa.table(columns)
 
 
-class FeedInput(_TableInput):
+class FeedInput(_InMemoryInput):
     """A file of HL7 v2 ORU^R01 messages for ``b12labs score``: one row per patient-order."""
 
     def __init__(self, path: Path, chunk_size: int) -> None:
@@ -770,10 +770,3 @@ class FeedInput(_TableInput):
                 "used, statuses, codes not read): see the hl7_notes column"
             )
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        for batch in self.table.to_batches(max_chunksize=self.chunk_size):
-            self.rows_done += batch.num_rows
-            yield batch
-
-    def empty_table(self) -> pa.Table:
-        return self.table.slice(0, 0)
