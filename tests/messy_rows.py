@@ -3,10 +3,15 @@
 Cells are cycled through pools of different lengths so that rows mix them: censored and
 unit-carrying texts, thousands separators, no-result words, junk, blanks, an unknown unit,
 a header unit, a text column whose cells carry units, context columns.
+
+The fronts' expected results come from ``b12labs.pandas.interpret_frame`` on the same rows
+(:func:`expected_results`), compared row by row with :func:`assert_same_results`. pandas is
+imported when they are called: the test modules skip first when it is missing.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import b12labs
@@ -42,3 +47,55 @@ def kind(name: str, cells: list[Any]) -> str:
     """A column's kind, from its whole pool (drawn rows may all be None)."""
     kinds = {type(c) for c in POOLS.get(name, cells) if c is not None}
     return "int" if kinds == {int} else "float" if kinds <= {float} else "text"
+
+
+def pandas_frame(data: dict[str, list[Any]]) -> Any:
+    """The rows as a pandas DataFrame, each column in the dtype of its :func:`kind`."""
+    import pandas as pd
+
+    types = {"int": "int64", "float": "float64", "text": object}
+    return pd.DataFrame({n: pd.Series(c, dtype=types[kind(n, c)]) for n, c in data.items()})
+
+
+def _missing(cell: Any) -> bool:
+    import pandas as pd
+
+    return cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
+
+
+def expected_results(data: dict[str, list[Any]], **options: Any) -> dict[str, list[Any]]:
+    """The b12labs_ columns ``interpret_frame`` gives the rows, as Python values (None
+    missing)."""
+    from b12labs.pandas import interpret_frame
+
+    out = interpret_frame(pandas_frame(data), **options)
+    return {
+        name: [None if _missing(c) else c for c in out[name].astype(object).tolist()]
+        for name in out.columns
+        if str(name).startswith("b12labs_")
+    }
+
+
+def assert_same_results(
+    got: dict[str, list[Any]], expected: dict[str, list[Any]], *, extra_null: bool = False
+) -> None:
+    """Status, values, categories, codes, findings, next steps, error text: row by row.
+
+    ``extra_null``: ``got`` may hold more fields (the SQL function's every result field),
+    all NULL."""
+    if extra_null:
+        for name in set(got) - set(expected):
+            assert all(cell is None for cell in got[name]), name
+        got = {name: got[name] for name in expected}
+    assert list(got) == list(expected)
+    for name, cells in expected.items():
+        assert len(got[name]) == len(cells), name
+        for row, (have, want) in enumerate(zip(got[name], cells, strict=True)):
+            where = (name, row, have, want)
+            if want is None:
+                assert have is None, where
+            elif isinstance(want, float):
+                assert isinstance(have, float), where
+                assert math.isclose(have, want, rel_tol=1e-12, abs_tol=0.0), where
+            else:
+                assert str(have) == str(want), where

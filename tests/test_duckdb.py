@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import b12labs
 from b12labs import B12LabsError, ColumnError
-from messy_rows import kind, messy
+from messy_rows import assert_same_results, expected_results, kind, messy, pandas_frame
 
 duckdb = pytest.importorskip("duckdb")
 pa = pytest.importorskip("pyarrow")
@@ -40,11 +40,6 @@ def arrow_table(data: dict[str, list[Any]]) -> Any:
     return pa.table({n: pa.array(c, type=types[kind(n, c)]) for n, c in data.items()})
 
 
-def pandas_frame(data: dict[str, list[Any]]) -> Any:
-    types = {"int": "int64", "float": "float64", "text": object}
-    return pd.DataFrame({n: pd.Series(c, dtype=types[kind(n, c)]) for n, c in data.items()})
-
-
 def table(con: Any, data: dict[str, list[Any]], name: str = "patients") -> Any:
     con.from_arrow(arrow_table(data)).create(name)
     return con.table(name)
@@ -60,50 +55,12 @@ def con() -> Any:
 # ----------------------------------------------------------------------------- comparison
 
 
-def _missing(cell: Any) -> bool:
-    return cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
-
-
-def expected_results(data: dict[str, list[Any]], **options: Any) -> dict[str, list[Any]]:
-    out = interpret_frame(pandas_frame(data), **options)
-    return {
-        name: [None if _missing(c) else c for c in out[name].astype(object).tolist()]
-        for name in out.columns
-        if str(name).startswith("b12labs_")
-    }
-
-
 def results_of(rel: Any, order: str = "id") -> dict[str, list[Any]]:
     """The b12labs_ columns of a relation, in ``order``, as Python values."""
     names = [c for c in rel.columns if c.startswith("b12labs_")]
     rows = rel.order(order).fetchall()
     at = {name: i for i, name in enumerate(rel.columns)}
     return {name: [row[at[name]] for row in rows] for name in names}
-
-
-def assert_same_results(
-    got: dict[str, list[Any]], expected: dict[str, list[Any]], *, extra_null: bool = False
-) -> None:
-    """Status, values, categories, codes, findings, next steps, error text: row by row.
-
-    ``extra_null``: ``got`` may hold more fields (the SQL function's every result field),
-    all NULL."""
-    if extra_null:
-        for name in set(got) - set(expected):
-            assert all(cell is None for cell in got[name]), name
-        got = {name: got[name] for name in expected}
-    assert list(got) == list(expected)
-    for name, cells in expected.items():
-        assert len(got[name]) == len(cells), name
-        for row, (have, want) in enumerate(zip(got[name], cells, strict=True)):
-            where = (name, row, have, want)
-            if want is None:
-                assert have is None, where
-            elif isinstance(want, float):
-                assert isinstance(have, float), where
-                assert math.isclose(have, want, rel_tol=1e-12, abs_tol=0.0), where
-            else:
-                assert str(have) == str(want), where
 
 
 def sql_type(field: Any) -> str:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import b12labs
 from b12labs import B12LabsError, ColumnError
-from messy_rows import POOLS, kind, messy
+from messy_rows import POOLS, assert_same_results, expected_results, kind, messy, pandas_frame
 
 pl = pytest.importorskip("polars")
 pa = pytest.importorskip("pyarrow")
@@ -39,49 +39,11 @@ def polars_frame(data: dict[str, list[Any]]) -> Any:
     return pl.DataFrame(data, schema={n: types[kind(n, c)] for n, c in data.items()})
 
 
-def pandas_frame(data: dict[str, list[Any]]) -> Any:
-    types = {"int": "int64", "float": "float64", "text": object}
-    return pd.DataFrame({n: pd.Series(c, dtype=types[kind(n, c)]) for n, c in data.items()})
-
-
 # ----------------------------------------------------------------------------- comparison
-
-
-def _missing(cell: Any) -> bool:
-    return cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell))
-
-
-def results_of_pandas(out: Any) -> dict[str, list[Any]]:
-    """The b12labs_ columns of an interpret_frame output, as Python values (None missing)."""
-    return {
-        name: [None if _missing(c) else c for c in out[name].astype(object).tolist()]
-        for name in out.columns
-        if str(name).startswith("b12labs_")
-    }
 
 
 def results_of_polars(out: Any) -> dict[str, list[Any]]:
     return {name: out[name].to_list() for name in out.columns if name.startswith("b12labs_")}
-
-
-def assert_same_results(got: dict[str, list[Any]], expected: dict[str, list[Any]]) -> None:
-    """Status, values, categories, codes, findings, next steps, error text: row by row."""
-    assert list(got) == list(expected)
-    for name, cells in expected.items():
-        assert len(got[name]) == len(cells), name
-        for row, (have, want) in enumerate(zip(got[name], cells, strict=True)):
-            where = (name, row, have, want)
-            if want is None:
-                assert have is None, where
-            elif isinstance(want, float):
-                assert isinstance(have, float), where
-                assert math.isclose(have, want, rel_tol=1e-12, abs_tol=0.0), where
-            else:
-                assert str(have) == str(want), where
-
-
-def expected_results(data: dict[str, list[Any]], **options: Any) -> dict[str, list[Any]]:
-    return results_of_pandas(interpret_frame(pandas_frame(data), **options))
 
 
 def expected_dtype(field: Any) -> Any:

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Any
-
 from conftest import ROOT
-
-
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_readme", ROOT / "docs" / "gen_readme.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_readme import _generator  # docs/gen_readme.py, loaded from its file
 
 
 def test_series_page_shows_the_current_output() -> None:

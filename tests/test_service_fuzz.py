@@ -8,19 +8,17 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asgi_client import Client
 from b12labs.service import create_app
 
 APP = create_app(time_limit=30.0, batch_time_limit=30.0)
@@ -49,24 +47,6 @@ def test_openapi_operations_never_answer_5xx(case: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- raw JSON
-
-
-class Client:
-    """A synchronous client of an ASGI app (httpx.AsyncClient + ASGITransport, on a portal)."""
-
-    def __init__(self, app: Any) -> None:
-        self._stack = ExitStack()
-        self.portal = self._stack.enter_context(start_blocking_portal())
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=60
-        )
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.portal.call(functools.partial(self.client.post, url, **kwargs))
-
-    def close(self) -> None:
-        self.portal.call(self.client.aclose)
-        self._stack.close()
 
 
 @pytest.fixture(scope="module")

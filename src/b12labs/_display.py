@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import B12LabsError
-from ._units import canonical_factor
+from ._models import _value_in_interval_unit
 
 if TYPE_CHECKING:
     from ._models import Interpretation, MarkerAssessment
@@ -84,13 +83,7 @@ def _marker_row(marker: MarkerAssessment) -> dict[str, str]:
     b12labs' own factors), so that value and range can be compared at a glance."""
     censor = marker.censor.value if marker.censor else ""
     interval = marker.reference_interval
-    value, unit = marker.value, marker.unit
-    if interval.unit and interval.unit.replace(" ", "") != marker.unit:
-        try:
-            value = marker.value / canonical_factor(str(marker.analyte), interval.unit)
-            unit = interval.unit
-        except B12LabsError:  # a hand-built result with a unit b12labs does not know
-            value, unit = marker.value, marker.unit
+    value, unit = _value_in_interval_unit(marker) or (marker.value, marker.unit)
     key = str(marker.analyte)
     return {
         "key": key,

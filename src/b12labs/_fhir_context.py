@@ -515,15 +515,7 @@ def _condition_why_not(cond: Mapping[str, Any]) -> str | None:
         clinical = _fhir._status_code(cond.get("clinicalStatus"), _fhir.CONDITION_CLINICAL)
         if clinical not in _fhir._ACTIVE:
             return f"its clinicalStatus is {clinical or 'not coded'}"
-    if cond.get("verificationStatus") is not None:
-        verification = _fhir._status_code(
-            cond.get("verificationStatus"), _fhir.CONDITION_VERIFICATION
-        )
-        if verification != "confirmed":
-            return f"its verificationStatus is {verification or 'not coded'}"
-    if any(k.startswith("abatement") for k in cond):
-        return "it has abated"
-    return None
+    return _fhir._unconfirmed_or_abated(cond)
 
 
 def _medicine_why_not(resource: Mapping[str, Any], kind: str) -> str | None:

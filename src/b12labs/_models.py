@@ -734,16 +734,26 @@ class Panel(_Frozen):
 # ----------------------------------------------------------------------------- outputs
 
 
-def _in_interval_unit(marker: MarkerAssessment, censor: str) -> str:
-    """`` (result 203.3 ng/L)``: the value in the unit of its normal range, when that unit
-    is not the canonical unit already shown (converted with b12labs' own factors)."""
+def _value_in_interval_unit(marker: MarkerAssessment) -> tuple[float, str] | None:
+    """The value in the unit of its normal range and that unit (converted with b12labs' own
+    factors), or None when that unit is the canonical unit already, or one b12labs does not
+    know (a hand-built result: a profile's units are checked when it is compiled)."""
     unit = marker.reference_interval.unit
     if not unit or unit.replace(" ", "") == marker.unit:
-        return ""
+        return None
     try:
-        value = marker.value / canonical_factor(str(marker.analyte), unit)
-    except UnitError:  # pragma: no cover - the profile's units were checked when compiled
+        return marker.value / canonical_factor(str(marker.analyte), unit), unit
+    except B12LabsError:
+        return None
+
+
+def _in_interval_unit(marker: MarkerAssessment, censor: str) -> str:
+    """`` (result 203.3 ng/L)``: the value in the unit of its normal range, when that unit
+    is not the canonical unit already shown."""
+    converted = _value_in_interval_unit(marker)
+    if converted is None:
         return ""
+    value, unit = converted
     return f" (result {censor}{value:.4g} {unit})"
 
 

@@ -44,7 +44,7 @@ from pydantic import Field, field_validator
 
 from ._analytes import MARKERS, Analyte
 from ._exceptions import InvalidValueError, brief
-from ._interpret import _check_unit_above, _interpret
+from ._interpret import _check_unit_above, _interpret, _published
 from ._models import (
     Category,
     Censor,
@@ -808,12 +808,8 @@ def interpret_series(
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        # an identifier, never fetched: the schema is this function's output
-        "$id": f"https://b12labs.org/schema/{SCHEMA_VERSION}/series.json",
-        **SeriesInterpretation.model_json_schema(mode="serialization"),
-    }
+    # $id: an identifier, never fetched (the schema is this function's output)
+    return _published(SeriesInterpretation.model_json_schema(mode="serialization"), "series")
 
 
 def series_json_schema() -> dict[str, Any]:

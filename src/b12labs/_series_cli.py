@@ -46,6 +46,7 @@ def explain_series(
     import pyarrow as pa
 
     from ._series_table import score_series
+    from .arrow import _core_table
 
     suffix = path.suffix.lower()
     if suffix in (".hl7", ".jsonl", ".ndjson"):
@@ -63,11 +64,8 @@ def explain_series(
         reader.close()
     if table.num_rows == 0:
         raise InputError(f"{path}: the file has no rows (a series needs one row per date)")
-    names = list(table.schema.names)
     scored = score_series(
-        names,
-        lambda label: table.column(names.index(label)),
-        table.num_rows,
+        *_core_table(table),
         patient=None,
         date=date,
         profile=profile,

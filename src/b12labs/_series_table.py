@@ -54,6 +54,7 @@ from ._table import (
     _cells,
     _is_arrow,
     _is_missing_cell,
+    _is_missing_text,
     _normalize,
     _parse_measurements,
     _pylist,
@@ -286,20 +287,10 @@ Spec = Literal["started", "route"]
 
 def _constant(spec: Any, kind: Spec) -> Any:
     """The value ``spec`` gives every patient, or None when it is not a plain value."""
-    if kind == "started":
-        if isinstance(spec, dt.date):
-            return _as_date(spec, "treatment_started")
-        if isinstance(spec, str):
-            try:
-                return dt.date.fromisoformat(spec.strip())
-            except ValueError:
-                return None
+    try:
+        return _as_date(spec, "treatment_started") if kind == "started" else _as_route(spec)
+    except InvalidValueError:
         return None
-    if isinstance(spec, TreatmentRoute):
-        return spec
-    if isinstance(spec, str) and spec.strip().lower() in {r.value for r in TreatmentRoute}:
-        return TreatmentRoute(spec.strip().lower())
-    return None
 
 
 def _per_patient_values(
@@ -356,9 +347,7 @@ def _per_patient_values(
                     row_errors.setdefault(row, f"{name}: {value}")
                     continue
             else:
-                if _is_missing_cell(cell) or (
-                    isinstance(cell, str) and cell.strip().lower() in MISSING_TOKENS
-                ):
+                if _is_missing_cell(cell) or (isinstance(cell, str) and _is_missing_text(cell)):
                     continue
                 try:
                     value = _as_route(cell)

@@ -252,11 +252,12 @@ def _new_factor(analyte: str, unit_text: str) -> float:
                 f"is a mass unit, but {key} is reported in molar units only",
             )
     else:
+        if not _pint_may_read(text):
+            # refused before the disk cache as well as before pint (a file written by an
+            # earlier release may hold spellings such as 'pmol/L"')
+            raise _unit_error(UnknownUnitError, key, unit_text, "is not a known unit")
         cache = _factor_cache()
-        # text refused before pint is never read from the cache either (a file written by
-        # an earlier release may hold spellings such as 'pmol/L"')
-        usable = cache is not None and _UNIT_CHARACTERS.match(text) is not None
-        cached = cache.lookup(key, text) if cache is not None and usable else None
+        cached = cache.lookup(key, text) if cache is not None else None
         if cached is not None:
             factor = cached
         else:
@@ -297,16 +298,22 @@ _UNIT_CHARACTERS = re.compile(r"^[\w\s/.·*^²³()%\-]+$")
 _BARE_NUMBER = re.compile(r"^(?:[0-9]+\.?[0-9]*|\.[0-9]+)$", re.ASCII)
 
 
+def _pint_may_read(text: str) -> bool:
+    """Whether trimmed ``text`` may be given to pint (or looked up in the disk cache)."""
+    if not _UNIT_CHARACTERS.match(text):
+        return False
+    # pint reads a bare number as a factor and refuses any but 1 as a unit: the same
+    # answer without importing pint (".5" of a mistyped "12..5" is the usual case)
+    return not (_BARE_NUMBER.match(text) and float(text) != 1.0)
+
+
 @functools.cache
 def _parse(unit_text: str) -> pint.Quantity[Any]:
-    """Parse a unit text with pint, once (call under :data:`LOCK`): 1 of that unit."""
+    """Parse a unit text with pint, once (call under :data:`LOCK`): 1 of that unit.
+
+    Text :func:`_pint_may_read` refuses never gets here (:func:`_new_factor` checks it).
+    """
     text = unit_text.strip()
-    if not _UNIT_CHARACTERS.match(text):
-        raise UnknownUnitError(f"unknown unit {brief(unit_text)}", unit=unit_text)
-    if _BARE_NUMBER.match(text) and float(text) != 1.0:
-        # pint reads a bare number as a factor and refuses any but 1 as a unit: the same
-        # answer without importing pint (".5" of a mistyped "12..5" is the usual case)
-        raise UnknownUnitError(f"unknown unit {brief(unit_text)}", unit=unit_text)
     ureg = _registry()
     for candidate in (text, normalize_unit_text(text)):
         if not candidate:

@@ -264,6 +264,8 @@ def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
     as their text). Rows of a malformed line keep only their error."""
     import pyarrow as pa
 
+    from .arrow import _text, _vocabulary  # the Arrow front's decoding, cached vocabularies
+
     arrays, names = list(source.columns), list(source.schema.names)
     for name, values, categories in scored.columns():
         if malformed and name != "b12labs_rules_version":  # the version describes the run
@@ -273,10 +275,8 @@ def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
         elif categories is None:
             arrays.append(pa.array(values, from_pandas=True))  # NaN -> empty cell
         else:
-            missing = values < 0
-            indices = pa.array(values, mask=missing if missing.any() else None)
-            labels = _labels(tuple(str(c) for c in categories))
-            arrays.append(pa.DictionaryArray.from_arrays(indices, labels).dictionary_decode())
+            labels, _ = _vocabulary(tuple(str(c) for c in categories))
+            arrays.append(_text(values, values < 0, labels))
         names.append(name)
     table = pa.Table.from_arrays(arrays, names=names)
     # provenance in the schema: Parquet files keep it in their key-value metadata
@@ -286,16 +286,3 @@ def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
 
 #: Text arrays of the category vocabularies seen (a few per run: statuses, categories, codes;
 #: findings and errors vary with the data, hence the bound).
-_LABELS: dict[tuple[str, ...], Any] = {}
-
-
-def _labels(categories: tuple[str, ...]) -> Any:
-    """The Arrow text array of a result column's categories (built once per vocabulary)."""
-    import pyarrow as pa
-
-    labels = _LABELS.get(categories)
-    if labels is None:
-        labels = pa.array(categories, type=pa.string())
-        if len(_LABELS) < 256:
-            _LABELS[categories] = labels
-    return labels

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, Literal
 
 from ._profile import DEFAULT_PROFILE, Profile
@@ -189,15 +189,16 @@ def _stream(reader: Any, schema: pa.Schema, options: dict[str, Any]) -> Iterator
 def _score(
     table: pa.Table, offset: int, options: dict[str, Any], *, views: bool = False
 ) -> pa.Table:
-    names = list(table.schema.names)
-    scored = score_table(
-        names,
-        lambda label: table.column(names.index(label)),
-        table.num_rows,
-        row_label=lambda row: offset + row,
-        **options,
-    )
+    scored = score_table(*_core_table(table), row_label=lambda row: offset + row, **options)
     return _with_results(table, scored, views)
+
+
+def _core_table(table: pa.Table) -> tuple[list[str], Callable[[Hashable], Any], int]:
+    """``table`` as the table cores read it: its column names, a getter of one column by
+    name, and its number of rows (the first arguments of ``score_table`` and
+    ``score_series``)."""
+    names = list(table.schema.names)
+    return names, lambda label: table.column(names.index(label)), table.num_rows
 
 
 @functools.lru_cache(maxsize=64)
@@ -246,6 +247,26 @@ def _view_table(labels: tuple[str, ...]) -> tuple[Any, bytes]:
     return table, b"".join(encoded)
 
 
+def _doubles(values: Any) -> pa.Array:
+    """Float results as a ``double`` array (NaN -> null)."""
+    return pa.array(values, type=pa.float64(), from_pandas=True)
+
+
+def _coded(
+    codes: Any, labels: tuple[str, ...], text: bool, views: bool = False
+) -> tuple[pa.Array, dict[bytes, bytes] | None]:
+    """Codes into ``labels`` (-1 missing) as a result array and its field metadata: plain
+    text (no metadata) when ``text``, else a dictionary array whose metadata holds the
+    categories."""
+    dictionary, meta = _vocabulary(labels)
+    missing = codes < 0
+    if text:
+        return _text(codes, missing, dictionary, views), None
+    # codes are in range by construction: no validation pass over the rows
+    indices = pa.array(codes.astype(np.int8, copy=False), mask=missing if missing.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False), meta
+
+
 def _with_results(table: pa.Table, scored: Scored, views: bool = False) -> pa.Table:
     """``table`` with the result columns appended, in their fixed types."""
     arrays = list(table.columns)
@@ -254,19 +275,12 @@ def _with_results(table: pa.Table, scored: Scored, views: bool = False) -> pa.Ta
         meta = None
         if vocabulary is None:
             if values.dtype == np.float64:
-                array = pa.array(values, type=pa.float64(), from_pandas=True)  # NaN -> null
+                array = _doubles(values)
             else:
                 array = pa.array(values, type=pa.int16())
         else:
-            labels, meta = _vocabulary(tuple(str(c) for c in vocabulary))
-            missing = values < 0
-            if name in _TEXT_COLUMNS:
-                array = _text(values, missing, labels, views)
-                meta = None
-            else:  # codes are in range by construction: no validation pass over the rows
-                codes = values.astype(np.int8, copy=False)
-                indices = pa.array(codes, mask=missing if missing.any() else None)
-                array = pa.DictionaryArray.from_arrays(indices, labels, safe=False)
+            labels = tuple(str(c) for c in vocabulary)
+            array, meta = _coded(values, labels, name in _TEXT_COLUMNS, views)
         arrays.append(array)
         fields.append(pa.field(name, array.type, metadata=meta))
     metadata = {**(table.schema.metadata or {})}
@@ -321,11 +335,8 @@ def interpret_series_table(
     from ._series_table import score_series
 
     table = data.read_all() if isinstance(data, pa.RecordBatchReader) else _as_table(data)
-    names = list(table.schema.names)
     scored = score_series(
-        names,
-        lambda label: table.column(names.index(label)),
-        table.num_rows,
+        *_core_table(table),
         patient=patient,
         date=date,
         profile=profile,
@@ -339,22 +350,11 @@ def interpret_series_table(
     for column in scored.series:
         meta = None
         if column.kind == "float":
-            array = pa.array(column.values, type=pa.float64(), from_pandas=True)
+            array = _doubles(column.values)
         elif column.kind == "bool":
-            missing = column.missing
-            array = pa.array(
-                column.values, type=pa.bool_(), mask=missing if missing is not None else None
-            )
+            array = pa.array(column.values, type=pa.bool_(), mask=column.missing)
         else:
             assert column.categories is not None
-            labels, meta = _vocabulary(column.categories)
-            codes = column.values
-            absent = codes < 0
-            if column.kind == "text":
-                array = _text(codes, absent, labels)
-                meta = None
-            else:
-                indices = pa.array(codes.astype(np.int8), mask=absent if absent.any() else None)
-                array = pa.DictionaryArray.from_arrays(indices, labels, safe=False)
+            array, meta = _coded(column.values, column.categories, column.kind == "text")
         out = out.append_column(pa.field(column.name, array.type, metadata=meta), array)
     return out

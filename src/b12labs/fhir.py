@@ -158,6 +158,8 @@ EGFR_LOINC: Mapping[str, str] = {
     "88294-4": "CKD-EPI, among non-blacks",
     "88293-6": "CKD-EPI, among blacks",
 }
+# The place of each code in EGFR_LOINC (0 most preferred).
+_EGFR_RANK: Mapping[str, int] = {code: rank for rank, code in enumerate(EGFR_LOINC)}
 # Race-specific estimates: b12labs does not choose between them (see _race_ambiguity).
 _RACE_SPECIFIC = frozenset({"48642-3", "48643-1", "88294-4", "88293-6"})
 # How far a pregnancy record may be from the results and still describe them: b12labs' own
@@ -274,9 +276,12 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
         InvalidValueError, UnitError: an Observation without a usable value or unit (the
             message names the Observation).
     """
-    today = _today(today)
-    entries, patient = _one_patients_entries(data)
+    return _read_entries(*_one_patients_entries(data), _today(today))
 
+
+def _read_entries(entries: list[_Entry], patient: _Entry | None, today: dt.date) -> FhirInput:
+    """:func:`read_fhir` of resources already loaded and checked by
+    :func:`_one_patients_entries`."""
     result = FhirInput(panel=Panel())
     observations = [e.resource for e in entries if e.resource.get("resourceType") == "Observation"]
     chosen: dict[str, tuple[dt.datetime | None, dict[str, Any]]] = {}
@@ -328,16 +333,7 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
         if key in ("age", "egfr"):
             value, comparator = _age_value(obs) if key == "age" else _egfr_value(obs)
             if comparator:  # e.g. age ">89" (top-coded) or eGFR ">60": the bound is used
-                bound = value
-                if key == "egfr" and comparator == "<":
-                    # "<60" proves a value below 60: read just below the bound (further than
-                    # the profiles' tie tolerance), so that "<60" is renal impairment under a
-                    # limit of 60, as the laboratory means
-                    value = value * (1 - 1000 * TIE_TOLERANCE)
-                result.notes.append(
-                    f"{label}: {key} {comparator}{bound:g} read as "
-                    + (f"just below {bound:g}" if value != bound else f"{bound:g}")
-                )
+                value = _censored_bound(label, key, value, comparator, result.notes)
             fields[key] = value
             result.context[key] = label
         elif key == "pregnant":
@@ -360,6 +356,22 @@ def read_fhir(data: Any, *, today: dt.date | None = None) -> FhirInput:
         _read_patient(patient.resource, birth, tested, fields, result)
     result.panel = _panel(fields, result)
     return result
+
+
+def _censored_bound(label: str, key: str, bound: float, comparator: str, notes: list[str]) -> float:
+    """The value read for a censored age or eGFR (a note says so): the bound, and for eGFR
+    "<" just below it. Also used by :mod:`b12labs.hl7`."""
+    value = bound
+    if key == "egfr" and comparator == "<":
+        # "<60" proves a value below 60: read just below the bound (further than the
+        # profiles' tie tolerance), so that "<60" is renal impairment under a limit of 60, as
+        # the laboratory means
+        value = bound * (1 - 1000 * TIE_TOLERANCE)
+    notes.append(
+        f"{label}: {key} {comparator}{bound:g} read as "
+        + (f"just below {bound:g}" if value != bound else f"{bound:g}")
+    )
+    return value
 
 
 def _one_patients_entries(data: Any) -> tuple[list[_Entry], _Entry | None]:
@@ -441,8 +453,7 @@ def _prefer(
 
 
 def _egfr_rank(obs: Mapping[str, Any]) -> int:
-    order = list(EGFR_LOINC)
-    ranks = [order.index(c) for c in _loinc_codes(obs) if c in EGFR_LOINC]
+    ranks = [_EGFR_RANK[c] for c in _loinc_codes(obs) if c in _EGFR_RANK]
     return min(ranks) if ranks else -1  # b12labs' own eGFR: what the rules used
 
 
@@ -527,7 +538,7 @@ def _read_patient(
     if "age" in fields or birth is None or not full_birth or tested is None:
         return  # a year or year-month birthDate gives no age
     born = birth.first
-    years = tested.year - born.year - ((tested.month, tested.day) < (born.month, born.day))
+    years = _completed_years(born, tested)
     if years < 0:  # only with a year or year-month result date in the month of birth
         result.notes.append(
             f"{label}: birthDate is after the results ({tested.isoformat()}); age not used"
@@ -536,6 +547,11 @@ def _read_patient(
     fields["age"] = float(years)
     result.context["age"] = f"{label} birthDate"
     result.notes.append(f"age {years} at {tested.isoformat()} from the Patient's birthDate")
+
+
+def _completed_years(born: dt.date, on: dt.date) -> int:
+    """Age in completed years on ``on`` (also used by :mod:`b12labs.hl7`)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def _pregnancy_value(obs: Mapping[str, Any], notes: list[str]) -> bool | None:
@@ -604,11 +620,9 @@ def _not_current(cond: Mapping[str, Any], tested: dt.date | None) -> str | None:
     clinical = _status_code(cond.get("clinicalStatus"), CONDITION_CLINICAL)
     if clinical not in _ACTIVE:
         return f"its clinicalStatus is {clinical}" if clinical else "it has no clinicalStatus"
-    verification = _status_code(cond.get("verificationStatus"), CONDITION_VERIFICATION)
-    if cond.get("verificationStatus") is not None and verification != "confirmed":
-        return f"its verificationStatus is {verification or 'not coded'}"
-    if any(k.startswith("abatement") for k in cond):
-        return "it has abated"
+    why = _unconfirmed_or_abated(cond)
+    if why:
+        return why
     onset = _date_field(cond, "onsetDateTime") or _date_field(
         cond.get("onsetPeriod") or {}, "start", owner=cond, name="onsetPeriod.start"
     )
@@ -619,6 +633,18 @@ def _not_current(cond: Mapping[str, Any], tested: dt.date | None) -> str | None:
             f"its onset {onset.text} is more than {_PREGNANCY_SPAN.days // 7} weeks before the "
             f"results ({tested.isoformat()}): that pregnancy has ended"
         )
+    return None
+
+
+def _unconfirmed_or_abated(cond: Mapping[str, Any]) -> str | None:
+    """Why a Condition does not count although its clinicalStatus does: a verificationStatus
+    other than confirmed, or an abatement (pregnancy and risk-factor Conditions alike)."""
+    if cond.get("verificationStatus") is not None:
+        verification = _status_code(cond.get("verificationStatus"), CONDITION_VERIFICATION)
+        if verification != "confirmed":
+            return f"its verificationStatus is {verification or 'not coded'}"
+    if any(k.startswith("abatement") for k in cond):
+        return "it has abated"
     return None
 
 
@@ -1480,7 +1506,7 @@ def read_fhir_series(data: Any, *, today: dt.date | None = None) -> FhirSeries:
             Observation).
     """
     today = _today(today)
-    entries, _ = _one_patients_entries(data)
+    entries, patient = _one_patients_entries(data)
 
     series = FhirSeries()
     shared: list[_Entry] = []
@@ -1513,16 +1539,9 @@ def read_fhir_series(data: Any, *, today: dt.date | None = None) -> FhirSeries:
                 "without results"
             )
     for day in sorted(results):
+        # the entries were loaded and checked above: each date reads its share of them
         chosen = [*shared, *results[day], *context.get(day, [])]
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [
-                {"resource": e.resource, **({"fullUrl": e.full_url} if e.full_url else {})}
-                for e in chosen
-            ],
-        }
-        read = read_fhir(bundle, today=today)
+        read = _read_entries(chosen, patient, today)
         series.reads[day] = read
         series.points.append(DatedPanel(collected=day, panel=read.panel))
     return series

@@ -66,8 +66,14 @@ from ._models import (
     Panel,
     coerce_measurement,
 )
-from ._profile import TIE_TOLERANCE
-from .fhir import _EGFR_UNIT, _RACE_SPECIFIC, EGFR_LOINC
+from .fhir import (
+    _EGFR_RANK,
+    _EGFR_UNIT,
+    _RACE_SPECIFIC,
+    EGFR_LOINC,
+    _censored_bound,
+    _completed_years,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -622,10 +628,9 @@ def _panel(order: _Order) -> Hl7Panel:
 def _choose_egfr(order: _Order, notes: list[str]) -> float | None:
     """The eGFR of the most preferred code (:data:`b12labs.fhir.EGFR_LOINC` order; a local
     code last), as :mod:`b12labs.fhir` chooses; two race-specific estimates: none."""
-    ranked = list(EGFR_LOINC)
     given = sorted(
         (r for r in order.slots.values() if r.egfr is not None),
-        key=lambda r: ranked.index(r.code) if r.code else len(ranked),
+        key=lambda r: _EGFR_RANK[r.code] if r.code else len(_EGFR_RANK),
     )
     if not given:
         return None
@@ -644,16 +649,12 @@ def _choose_egfr(order: _Order, notes: list[str]) -> float | None:
     assert best.egfr is not None
     if best.censor is None:
         return best.egfr
-    # as b12labs.fhir reads a censored eGFR: the bound, and "<" just below it, so that "<60"
-    # is renal impairment under a limit of 60, as the laboratory means
-    value = best.egfr * (1 - 1000 * TIE_TOLERANCE) if best.censor == "<" else best.egfr
-    shown = f"just below {best.egfr:g}" if value != best.egfr else f"{best.egfr:g}"
-    notes.append(f"{best.where}: egfr {best.censor}{best.egfr:g} read as {shown}")
-    return value
+    # as b12labs.fhir reads a censored eGFR: the bound, and "<" just below it
+    return _censored_bound(best.where, "egfr", best.egfr, best.censor, notes)
 
 
 def _age(birth: dt.date, on: dt.date, notes: list[str]) -> float | None:
-    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    years = _completed_years(birth, on)
     info = analyte_info("age")
     if not info.plausible_min <= years <= info.plausible_max:
         notes.append(
@@ -769,4 +770,3 @@ class FeedInput(_InMemoryInput):
                 f"{path}: {noted:,} of {len(panels):,} patient-orders have notes (results not "
                 "used, statuses, codes not read): see the hl7_notes column"
             )
-

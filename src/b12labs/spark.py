@@ -63,7 +63,7 @@ try:
 
     from ._exceptions import ColumnError
     from ._table import _resolve_columns
-    from .arrow import categories, interpret_table, output_schema
+    from .arrow import _CATEGORIES_KEY, categories, interpret_table, output_schema
 except ModuleNotFoundError as exc:  # the optional dependencies: say how to install them
     if (exc.name or "").partition(".")[0] not in ("pyspark", "pyarrow", "pandas", "py4j"):
         raise
@@ -75,8 +75,9 @@ except ModuleNotFoundError as exc:  # the optional dependencies: say how to inst
 
 __all__ = ["interpret_sdf"]
 
-#: Field metadata key of a categorical result column in the Spark schema: its categories.
-_CATEGORIES_KEY = "b12labs_categories"
+#: Field metadata key of a categorical result column in the Spark schema: its categories
+#: (the key of the Arrow field metadata).
+_METADATA_KEY = _CATEGORIES_KEY.decode()
 _LARGE_VAR_TYPES = "spark.sql.execution.arrow.useLargeVarTypes"
 _TO_ARROW_KEYWORDS = inspect.signature(to_arrow_schema).parameters
 #: Rows scored per :func:`interpret_table` call at least (consecutive Arrow batches of a
@@ -205,7 +206,7 @@ def _decoded(codes: Column, name: str, labels: tuple[str, ...] | None) -> Column
         return codes.alias(name)
     # the trailing null makes the lookup nullable, as Spark must know: a null code gives null
     vocabulary = array(*(lit(label) for label in labels), lit(None).cast(StringType()))
-    return vocabulary[codes].alias(name, metadata={_CATEGORIES_KEY: list(labels)})
+    return vocabulary[codes].alias(name, metadata={_METADATA_KEY: list(labels)})
 
 
 def _score_batches(

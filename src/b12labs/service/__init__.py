@@ -41,7 +41,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
 from .._interpret import interpret
-from .._profile import DEFAULT_PROFILE, Profile, compiled
+from .._profile import DEFAULT_PROFILE, Profile
 from .._version import __version__
 from . import _cds, _errors, _fhir_op, _openapi, _v1
 from ._limits import LimitsMiddleware
@@ -102,7 +102,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Warm up: compile the profile and load the unit registry before the first request.
-        compiled(settings.profile)
         interpret(b12="150 pmol/L", mma="0.52 umol/L", age=70, profile=settings.profile)
         logger.info(
             json.dumps(

@@ -39,7 +39,16 @@ from .._exceptions import B12LabsError
 from .._interpret import interpret
 from .._models import Interpretation, Status
 from .._profile import Profile
-from ..fhir import EGFR_LOINC, LOINC, PREGNANCY_STATUS_LOINC, RESULT_WINDOW, FhirInput, read_fhir
+from ..fhir import (
+    _NOT_USED,
+    EGFR_LOINC,
+    LOINC,
+    PREGNANCY_STATUS_LOINC,
+    RESULT_WINDOW,
+    FhirInput,
+    _codes_to_analyte,
+    read_fhir,
+)
 from ._cds import (
     SERVICE_IDS,
     Card,
@@ -87,7 +96,7 @@ _ADVISES: Mapping[str, frozenset[str]] = {
 }
 #: The tests an order-select card is about: B12 status proper (not folate).
 _ORDERABLE = ("b12", "holotc", "mma", "hcy")
-_NOT_USED = frozenset({"entered-in-error", "cancelled"})
+_MARKER_KEYS = frozenset(str(m) for m in MARKERS)
 _ID_NAMESPACE = uuid.UUID("1b5a0c3e-7d0e-4c39-8f7b-b12b12c0d5e5")
 _SUMMARY_MAX = 139  # "<140-character summary"
 _PATIENT_REFERENCE = re.compile(
@@ -291,11 +300,14 @@ def _check_patient(entries: Sequence[tuple[dict[str, Any], str | None]], patient
 
 @functools.cache
 def _result_codes() -> dict[str, str]:
-    codes = dict.fromkeys(EGFR_LOINC, "egfr")
-    for key in (*(str(m) for m in MARKERS), "creatinine"):
-        for code in analyte_info(key).loinc:
-            codes[code] = key
-    return codes
+    """LOINC code -> the result it gives (a marker, creatinine or egfr)."""
+    return {**dict.fromkeys(EGFR_LOINC, "egfr"), **_codes_to_analyte()}
+
+
+@functools.cache
+def _orderable_codes() -> dict[str, str]:
+    """LOINC code -> the B12-status test an order of it is about."""
+    return {code: key for code, key in _result_codes().items() if key in _ORDERABLE}
 
 
 def _result_key(resource: Mapping[str, Any]) -> str | None:
@@ -372,9 +384,6 @@ def _panel_entries(
         else:
             older += 1
     return _Panel(kept, anchor, older)
-
-
-_MARKER_KEYS = frozenset(str(m) for m in MARKERS)
 
 
 def _read(panel: _Panel, profile: Profile) -> tuple[FhirInput, Interpretation]:
@@ -528,7 +537,7 @@ def _ordered_tests(call: OrderSelectRequest) -> dict[str, str]:
         resource = entry.get("resource")
         if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
             drafts[f"{resource['resourceType']}/{resource.get('id')}"] = resource
-    codes = {code: key for key in _ORDERABLE for code in analyte_info(key).loinc}
+    codes = _orderable_codes()
     found: dict[str, str] = {}
     for i, selection in enumerate(call.context.selections):
         order = drafts.get(selection)

@@ -39,6 +39,7 @@ from .._exceptions import (
 )
 
 __all__ = [
+    "INTERNAL_DETAIL",
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_BASE",
     "REASONS",
@@ -86,6 +87,10 @@ REASONS: Mapping[str, tuple[str, str]] = {
     "time_limit": ("The request took longer than the time limit", "timeout"),
     "internal_error": ("Internal error", "exception"),
 }
+#: The detail of every 500 answer.
+INTERNAL_DETAIL = (
+    "an internal error of b12labs; please report it at https://github.com/b12labs/b12labs/issues"
+)
 _STATUS_REASONS = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 # The most specific class first: a reason per library error (docs/service.md).
 _LIBRARY_REASONS: tuple[tuple[type[B12LabsError], str], ...] = (
@@ -182,18 +187,11 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def error_response(
-    path: str,
-    status: int,
-    reason: str,
-    detail: str,
-    *,
-    field: str | None = None,
-    errors: Sequence[Mapping[str, str]] = (),
-    headers: Mapping[str, str] | None = None,
-) -> Response:
+def error_response(path: str, error: ServiceError) -> Response:
     """The response for an error at ``path``: an OperationOutcome under ``/fhir``, an RFC 9457
     problem elsewhere."""
+    status, reason, detail = error.status, error.reason, error.detail
+    field, errors, headers = error.field, error.errors, error.headers
     title, issue_code = REASONS[reason]
     if path == "/fhir" or path.startswith("/fhir/"):
         issues: list[dict[str, Any]] = []
@@ -208,7 +206,7 @@ def error_response(
                 issue["expression"] = [item["field"]]
             issues.append(issue)
         body: dict[str, Any] = {"resourceType": "OperationOutcome", "issue": issues}
-        return JSONResponse(body, status, headers=dict(headers or {}), media_type=FHIR_MEDIA_TYPE)
+        return JSONResponse(body, status, headers=dict(headers), media_type=FHIR_MEDIA_TYPE)
     problem: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + reason,
         "title": title,
@@ -220,7 +218,7 @@ def error_response(
         problem["field"] = field
     if errors:
         problem["errors"] = [dict(e) for e in errors]
-    return JSONResponse(problem, status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(problem, status, headers=dict(headers), media_type=PROBLEM_MEDIA_TYPE)
 
 
 def log_internal(error: BaseException, where: str) -> None:
@@ -243,15 +241,7 @@ def log_internal(error: BaseException, where: str) -> None:
 
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    return error_response(
-        request.url.path,
-        exc.status,
-        exc.reason,
-        exc.detail,
-        field=exc.field,
-        errors=exc.errors,
-        headers=exc.headers,
-    )
+    return error_response(request.url.path, exc)
 
 
 async def _library_error(request: Request, exc: Exception) -> Response:
@@ -282,23 +272,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     elif reason == "method_not_allowed":
         detail = f"{request.method} is not accepted at this path; see /openapi.json"
     return error_response(
-        request.url.path,
-        exc.status_code,
-        reason,
-        detail,
-        headers=exc.headers,
+        request.url.path, ServiceError(exc.status_code, reason, detail, headers=exc.headers)
     )
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log_internal(exc, "route")
-    return error_response(
-        request.url.path,
-        500,
-        "internal_error",
-        "an internal error of b12labs; please report it at "
-        "https://github.com/b12labs/b12labs/issues",
-    )
+    return error_response(request.url.path, ServiceError(500, "internal_error", INTERNAL_DETAIL))
 
 
 def install(app: FastAPI) -> None:

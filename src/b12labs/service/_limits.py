@@ -30,7 +30,7 @@ import anyio.to_thread
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import error_response, log_internal
+from ._errors import INTERNAL_DETAIL, ServiceError, error_response, log_internal
 from ._settings import BATCH_PATH, Settings
 
 __all__ = ["DEADLINE_KEY", "LimitsMiddleware", "deadline_of", "run_sync"]
@@ -152,10 +152,8 @@ class LimitsMiddleware:
             log_internal(error, "request")
             if not exchange.started:
                 await self._answer(
-                    scope, receive, tracked_send, 500, "internal_error",
-                    "an internal error of b12labs; please report it at "
-                    "https://github.com/b12labs/b12labs/issues",
-                )  # fmt: skip
+                    scope, receive, tracked_send, 500, "internal_error", INTERNAL_DETAIL
+                )
         finally:
             if logger.isEnabledFor(logging.INFO):
                 if "route" not in scope:  # answered here, before routing
@@ -188,7 +186,9 @@ class LimitsMiddleware:
         scope: Scope, receive: Receive, send: Send, status: int, reason: str, detail: str
     ) -> None:
         headers = {"Connection": "close"} if status in (400, 413) else None
-        response = error_response(scope["path"], status, reason, detail, headers=headers)
+        response = error_response(
+            scope["path"], ServiceError(status, reason, detail, headers=headers)
+        )
         await response(scope, receive, send)
 
 

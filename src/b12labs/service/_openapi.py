@@ -19,9 +19,19 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from .._analytes import MARKERS
 from .._models import Interpretation, Panel
 
-__all__ = ["PROFILE_PARAMETER", "BatchError", "Problem", "install", "json_body", "problems", "ref"]
+__all__ = [
+    "MEASURED",
+    "PROFILE_PARAMETER",
+    "BatchError",
+    "Problem",
+    "install",
+    "json_body",
+    "problems",
+    "ref",
+]
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
@@ -108,7 +118,9 @@ def problems(*statuses: int, fhir: bool = False) -> dict[int | str, dict[str, An
     }
 
 
-_MARKERS = ("b12", "holotc", "mma", "hcy", "folate", "creatinine")
+#: Panel fields that take a measurement: also as a text or a [number, unit] pair (and, at
+#: ``/v1``, as a JSON object with the Measurement's fields).
+MEASURED = frozenset({*(str(m) for m in MARKERS), "creatinine"})
 _TEXT_RESULT = {
     "type": "string",
     "maxLength": 64,
@@ -137,7 +149,7 @@ def _panel_schema(schema: dict[str, Any]) -> dict[str, Any]:
         alternatives = prop.get("anyOf")
         if not isinstance(alternatives, list):
             continue
-        if name in _MARKERS:
+        if name in MEASURED:
             alternatives[1:1] = [dict(_TEXT_RESULT), dict(_PAIR_RESULT)]
         elif name in ("symptoms", "risk_factors"):
             alternatives.insert(1, dict(_TEXT_CODES))

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,7 +31,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from .._analytes import MARKERS
 from .._exceptions import B12LabsError, ColumnError
 from .._interpret import interpret
 from .._models import Measurement
@@ -39,7 +38,7 @@ from .._profile import Profile
 from ._body import JsonArrayItems, parse_json, require_media_type, too_deep
 from ._errors import ServiceError, log_internal, service_error
 from ._limits import deadline_of, run_sync
-from ._openapi import PROFILE_PARAMETER, json_body, problems, ref
+from ._openapi import MEASURED, PROFILE_PARAMETER, json_body, problems, ref
 from ._settings import chosen_profile
 
 __all__ = ["CSV_BATCH_ROWS", "NDJSON_CHUNK", "router"]
@@ -86,10 +85,6 @@ async def interpret_panel(request: Request) -> Response:
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-#: Fields that take a measurement: also as a JSON object, the Measurement's fields.
-_MEASURED = frozenset({*(str(m) for m in MARKERS), "creatinine"})
-
-
 def panel_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The panel's fields, with measurements given as JSON objects (``{"value": 150,
     "unit": "pmol/L", "censor": "<"}``, the Measurement schema) made Measurements; the
@@ -98,7 +93,7 @@ def panel_fields(data: dict[str, Any]) -> dict[str, Any]:
         return data
     fields = dict(data)
     for name, value in data.items():
-        if name in _MEASURED and isinstance(value, dict):
+        if name in MEASURED and isinstance(value, dict):
             try:
                 fields[name] = Measurement(**value)
             except B12LabsError as error:
@@ -142,10 +137,10 @@ async def interpret_batch(request: Request) -> Response:
     """A JSON array of panels (NDJSON out) or a CSV export (CSV out), streamed."""
     chosen = chosen_profile(request, request.query_params.get("profile"))
     kind = require_media_type(request, ("application/json", *_CSV_TYPES))
-    limit = deadline_of(request.scope)
-    seconds = max(0.0, limit - time.monotonic())
-    deadline = limit - min(1.0, 0.25 * seconds)  # end the stream before the hard limit
     if kind == "application/json":
+        limit = deadline_of(request.scope)
+        seconds = max(0.0, limit - time.monotonic())
+        deadline = limit - min(1.0, 0.25 * seconds)  # end the stream before the hard limit
         body = await request.body()
         try:
             text = body.decode("utf-8")
@@ -220,8 +215,6 @@ def _line(index: int, item: Any, profile: Profile) -> bytes:
 
 
 def _error_line(index: int, reason: str, detail: str, field: str | None = None) -> bytes:
-    import json
-
     line: dict[str, Any] = {"index": index, "reason": reason, "detail": detail}
     if field:
         line["field"] = field
@@ -238,7 +231,7 @@ async def _spool(request: Request) -> Path:
                 handle.write(chunk)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            path.unlink()
         raise
     return path
 
