@@ -575,3 +575,34 @@ def test_extensions_and_unknown_fields_are_accepted(client: Client) -> None:
                                  "subject": "b12labs", "patient": PATIENT_ID}  # fmt: skip
     (card,) = cards(client, "b12labs-patient-view", body)
     assert card["indicator"] == "warning"
+
+
+def test_an_observation_status_that_is_not_text_is_no_server_error(client: Client) -> None:
+    # found by test_service_fuzz: prefetch is read before its shape is checked, and a status
+    # that is a list is unhashable; the card says the record could not be interpreted
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/1", "patientId": "p1"},
+        "prefetch": {
+            "b12Results": {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {
+                        "resource": {
+                            "resourceType": "Observation",
+                            "id": "o1",
+                            "status": ["final"],
+                            "subject": {"reference": "Patient/p1"},
+                            "code": {"coding": [{"system": "http://loinc.org", "code": "2132-9"}]},
+                            "valueQuantity": {"value": 150, "unit": "pmol/L"},
+                        }
+                    }
+                ],
+            }
+        },
+    }
+    response = client.request("POST", "/cds-services/b12labs-patient-view", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"]

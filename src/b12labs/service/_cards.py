@@ -312,7 +312,10 @@ def _orderable_codes() -> dict[str, str]:
 
 def _result_key(resource: Mapping[str, Any]) -> str | None:
     """The result an Observation gives (a marker, creatinine or egfr), from its LOINC code."""
-    if resource.get("resourceType") != "Observation" or resource.get("status") in _NOT_USED:
+    status = resource.get("status")  # prefetch is not shape-checked yet: any JSON value
+    if resource.get("resourceType") != "Observation" or (
+        isinstance(status, str) and status in _NOT_USED
+    ):
         return None
     code = resource.get("code")
     codings = code.get("coding") if isinstance(code, dict) else None
