@@ -7,11 +7,11 @@ validates them once.
 from __future__ import annotations
 
 import functools
-import tomllib
 from enum import StrEnum
-from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ._data_files import read_toml
 
 __all__ = ["MARKERS", "Analyte", "AnalyteInfo", "analyte_info"]
 
@@ -33,7 +33,7 @@ MARKERS: tuple[Analyte, ...] = tuple(Analyte)
 class AnalyteInfo(BaseModel):
     """What b12labs knows about one analyte (from ``_data/analytes.toml``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     key: str
     name: str
@@ -55,8 +55,7 @@ class AnalyteInfo(BaseModel):
 
 @functools.cache
 def _all_info() -> dict[str, AnalyteInfo]:
-    text = resources.files("b12labs").joinpath("_data/analytes.toml").read_text("utf-8")
-    raw = tomllib.loads(text)
+    raw = read_toml("_data/analytes.toml")
     return {key: AnalyteInfo(key=key, **body) for key, body in raw.items()}
 
 

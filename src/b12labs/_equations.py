@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 from collections.abc import Callable
-from importlib import resources
 from typing import Any, NamedTuple
 
+from ._data_files import read_toml
 from ._models import Sex
 
 __all__ = [
@@ -28,8 +27,7 @@ __all__ = [
 @functools.cache
 def equation_constants() -> dict[str, dict[str, Any]]:
     """The equation constants and their citations, as loaded from the package data."""
-    text = resources.files("b12labs").joinpath("_data/equations.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    return read_toml("_data/equations.toml")
 
 
 class Ops(NamedTuple):

@@ -32,14 +32,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import fhir as _fhir
+from ._data_files import read_toml
 from ._models import RiskFactor
 
 if TYPE_CHECKING:
@@ -298,8 +297,7 @@ def _find(
 @functools.cache
 def risk_code_table() -> RiskCodeTable:
     """Load and validate ``_data/fhir_risk_codes.toml`` once."""
-    text = resources.files("b12labs").joinpath("_data/fhir_risk_codes.toml").read_text("utf-8")
-    return RiskCodeTable.model_validate(tomllib.loads(text))
+    return RiskCodeTable.model_validate(read_toml("_data/fhir_risk_codes.toml"))
 
 
 @functools.cache

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Mapping
 from typing import Any
 
-from ._analytes import MARKERS, analyte_info
+from ._analytes import MARKERS, Analyte, analyte_info
 from ._equations import cb12_value, egfr_ckd_epi_2021, equation_constants
 from ._exceptions import InvalidValueError, brief
 from ._models import (
@@ -24,8 +25,12 @@ from ._models import (
     Panel,
     PatientContext,
     RiskFactor,
+    Sex,
     Status,
+    Symptom,
     coerce_measurement,
+    panel_from_fields,
+    trusted,
     unexpected_keyword,
 )
 from ._profile import DEFAULT_PROFILE, CompiledProfile, Profile, compiled
@@ -92,7 +97,7 @@ def interpret(
         if not kwargs.keys() <= _PANEL_FIELDS:
             unknown = next(k for k in kwargs if k not in _PANEL_FIELDS)
             raise unexpected_keyword("interpret()", unknown, _ACCEPTED, "keyword argument")
-        panel = Panel(**kwargs)
+        panel = panel_from_fields(kwargs)
     elif kwargs:
         raise TypeError("interpret() takes a Panel or keyword results, not both")
     elif not isinstance(panel, Panel):
@@ -101,7 +106,7 @@ def interpret(
         unknown_keys = [k for k in panel if k not in _PANEL_FIELDS]
         if unknown_keys:
             raise unexpected_keyword("interpret()", unknown_keys[0], _ACCEPTED, "panel key")
-        panel = Panel(**panel)
+        panel = panel_from_fields(panel)
     return _interpret(panel, compiled(profile))
 
 
@@ -111,107 +116,223 @@ _PANEL_FIELDS: frozenset[str] = frozenset(_ACCEPTED)
 
 
 def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
-    fields = panel.__dict__  # plain dict access: this loop is the hot path
+    fields = panel.__dict__  # plain dict access: this function is the hot path
     age = fields["age"]
+    context = _CONTEXT_FIELDS(fields)
+    # A zero age or eGFR is read afresh: 0.0 and -0.0 are one cache key but print differently.
+    patient, mma_band, before, after = (
+        _context if age != 0 and fields["egfr"] != 0 else _context.__wrapped__
+    )(*context, cp)
     markers: dict[Any, MarkerAssessment] = {}
     levels: dict[str, int] = {}
     exact: dict[str, float] = {}
     mma_check_unit = False
-    for analyte in _MARKER_KEYS:
+    for analyte, key in _MARKER_KEYS:
         measurement: Measurement | None = fields[analyte]
         if measurement is None:
             continue
-        value = measurement.value * canonical_factor(analyte, measurement.unit)
-        band = cp.mma_band(age) if analyte == "mma" else 0
-        cuts = cp.cuts_for(analyte, band)
+        value = measurement.value
         censor = measurement.censor
-        if censor is None:
-            exact[analyte] = value
-            i = cuts.point(value)
-            level, category = reduce_range(analyte, i, i, cuts.categories)
-            code = CATEGORY_CODES[category]
-        else:
-            lo, hi = cuts.range(value, censor)
-            level, category = reduce_range(analyte, lo, hi, cuts.categories)
-            code = CENSOR_CODES[censor]
-        levels[analyte] = level
-        if analyte == "mma":
-            # a '<' or '<=' bound proves nothing about a very high value
-            upper_bounded = censor is Censor.LT or censor is Censor.LE
-            mma_check_unit = not upper_bounded and value > _check_unit_above()
-        markers[analyte] = MarkerAssessment(
-            analyte=analyte,
-            value=value,
-            unit=_canonical_unit(analyte),
-            censor=censor,
-            original_value=measurement.value,
-            original_unit=measurement.unit,
-            category=category,
-            interpretation_code=code,
-            reference_interval=cp.intervals[analyte, band],
-            source=measurement.source,
+        # A zero is assessed afresh: 0.0 and -0.0 are one cache key but print differently.
+        marker, level, check_unit = (_assessed if value else _assessed.__wrapped__)(
+            analyte,
+            key,
+            value,
+            measurement.unit,
+            censor,
+            measurement.source,
+            mma_band if analyte == "mma" else 0,
+            cp,
         )
-
-    egfr, egfr_source = _egfr(panel)
-    renal = Tri.UNKNOWN
-    if egfr is not None:
-        renal = Tri.YES if cp.renal.point(egfr) == 0 else Tri.NO
+        markers[key] = marker
+        levels[analyte] = level
+        if censor is None:
+            exact[analyte] = marker.value
+        if check_unit:
+            mma_check_unit = True
     combined = _combined(exact, age, cp)
-    symptoms = panel.symptoms
-    risks = panel.risk_factors
-    nitrous = bool(panel.nitrous_oxide) or (risks is not None and RiskFactor.NITROUS_OXIDE in risks)
-    state = RuleState(
-        b12=levels.get("b12", 0),
-        holotc=levels.get("holotc", 0),
-        mma=levels.get("mma", 0),
-        mma_check_unit=mma_check_unit,
-        hcy=levels.get("hcy", 0),
-        folate=levels.get("folate", 0),
-        renal=renal,
-        pregnant=bool(panel.pregnant),
-        recent_treatment=bool(panel.recent_b12_treatment),
-        nitrous_oxide=nitrous,
-        symptoms=Tri.UNKNOWN if symptoms is None else (Tri.YES if symptoms else Tri.NO),
-        risk_factors=Tri.UNKNOWN if risks is None else (Tri.YES if risks else Tri.NO),
-        cb12=_CB12_LEVEL[combined.band],
-        below_guideline_age=(
-            cp.applies_from_age is not None
-            and age is not None
-            and cp.applies_from_age.point(age) == 0
+    state = _new_tuple(  # positional, in RuleState's field order (checked below at import)
+        RuleState,
+        (
+            levels.get("b12", 0),
+            levels.get("holotc", 0),
+            levels.get("mma", 0),
+            mma_check_unit,
+            levels.get("hcy", 0),
+            levels.get("folate", 0),
+            *before,
+            _CB12_LEVEL[combined.band],
+            *after,
         ),
-        autoimmune_gastritis=risks is not None and RiskFactor.AUTOIMMUNE_GASTRITIS in risks,
-        research_profile=cp.research,
-        egfr_not_computed=panel.creatinine is not None and egfr is None,
     )
     status, summary, findings, next_steps = _resolved(state)
     profile = cp.profile
-    return Interpretation(
-        status=status,
-        summary=summary,
-        markers=markers,
-        findings=findings,
-        next_steps=next_steps,
-        cb12=combined,
-        patient=PatientContext(
-            age=age,
-            sex=panel.sex,
-            pregnant=panel.pregnant,
-            egfr=egfr,
-            egfr_source=egfr_source,
-            renal_impairment=None if renal == Tri.UNKNOWN else renal == Tri.YES,
-            symptoms=symptoms,
-            risk_factors=risks,
-            recent_b12_treatment=panel.recent_b12_treatment,
-            nitrous_oxide=panel.nitrous_oxide,
-        ),
-        profile_id=profile.id,
-        profile_version=profile.version,
-        rules_version=RULES_VERSION,
-        library_version=__version__,
+    # Every value was produced and checked by b12labs: built without re-validation.
+    return trusted(
+        Interpretation,
+        {
+            "status": status,
+            "summary": summary,
+            "markers": markers,
+            "findings": findings,
+            "next_steps": next_steps,
+            "cb12": combined,
+            "patient": patient,
+            "profile_id": profile.id,
+            "profile_version": profile.version,
+            "rules_version": RULES_VERSION,
+            "library_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+        },
+        _GIVEN_RESULT_FIELDS,
     )
 
 
-_MARKER_KEYS: tuple[str, ...] = tuple(str(m) for m in MARKERS)
+#: The fields a validated construction is given (schema_version keeps its default).
+_PATIENT_FIELDS = set(PatientContext.model_fields)
+_GIVEN_RESULT_FIELDS = set(Interpretation.model_fields) - {"schema_version"}
+_MARKER_FIELDS = set(MarkerAssessment.model_fields)
+_STATE_FIELDS = (
+    "b12",
+    "holotc",
+    "mma",
+    "mma_check_unit",
+    "hcy",
+    "folate",
+    "renal",
+    "pregnant",
+    "recent_treatment",
+    "nitrous_oxide",
+    "symptoms",
+    "risk_factors",
+    "cb12",
+    "below_guideline_age",
+    "autoimmune_gastritis",
+    "research_profile",
+    "egfr_not_computed",
+)
+if RuleState._fields != _STATE_FIELDS:  # pragma: no cover - a guard for whoever edits RuleState
+    raise ImportError("RuleState's fields changed: update _interpret's positional RuleState(...)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _assessed(
+    analyte: str,
+    key: Analyte,
+    value: float,
+    unit: str,
+    censor: Censor | None,
+    source: str | None,
+    band: int,
+    cp: CompiledProfile,
+) -> tuple[MarkerAssessment, int, bool]:
+    """One marker against the profile: its assessment, its rule level, and whether an MMA
+    this high suggests a unit mix-up. Cached: laboratory values repeat (a result is reported
+    to a few significant digits), and the assessment is a frozen object."""
+    canonical = value * canonical_factor(analyte, unit)
+    cuts = cp.cuts_for(analyte, band)
+    if censor is None:
+        i = cuts.point(canonical)
+        level, category = reduce_range(analyte, i, i, cuts.categories)
+        code = CATEGORY_CODES[category]
+    else:
+        lo, hi = cuts.range(canonical, censor)
+        level, category = reduce_range(analyte, lo, hi, cuts.categories)
+        code = CENSOR_CODES[censor]
+    check_unit = False
+    if analyte == "mma":
+        # a '<' or '<=' bound proves nothing about a very high value
+        upper_bounded = censor is Censor.LT or censor is Censor.LE
+        check_unit = not upper_bounded and canonical > _check_unit_above()
+    marker = trusted(
+        MarkerAssessment,
+        {
+            "analyte": key,
+            "value": canonical,
+            "unit": _canonical_unit(analyte),
+            "censor": censor,
+            "original_value": value,
+            "original_unit": unit,
+            "category": category,
+            "interpretation_code": code,
+            "reference_interval": cp.intervals[analyte, band],
+            "source": source,
+        },
+        _MARKER_FIELDS,
+    )
+    return marker, level, check_unit
+
+
+_MARKER_KEYS: tuple[tuple[str, Analyte], ...] = tuple((str(m), Analyte(m)) for m in MARKERS)
+
+
+_new_tuple = tuple.__new__
+#: The Panel fields the patient context reads, in :func:`_context`'s argument order.
+_CONTEXT_FIELDS = operator.itemgetter(
+    "age",
+    "sex",
+    "pregnant",
+    "egfr",
+    "creatinine",
+    "symptoms",
+    "risk_factors",
+    "recent_b12_treatment",
+    "nitrous_oxide",
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _context(
+    age: float | None,
+    sex: Sex | None,
+    pregnant: bool | None,
+    egfr_given: float | None,
+    creatinine: Measurement | None,
+    symptoms: tuple[Symptom, ...] | None,
+    risks: tuple[RiskFactor, ...] | None,
+    recent: bool | None,
+    nitrous_given: bool | None,
+    cp: CompiledProfile,
+) -> tuple[PatientContext, int, tuple[Any, ...], tuple[Any, ...]]:
+    """What the patient's context gives, whatever the results: the echoed PatientContext,
+    the MMA age band, and the RuleState fields before and after ``cb12``. Cached: the same
+    context (often none but an age) comes with many panels, and the result is frozen."""
+    egfr, egfr_source = _egfr(egfr_given, creatinine, age, sex)
+    renal = Tri.UNKNOWN
+    if egfr is not None:
+        renal = Tri.YES if cp.renal.point(egfr) == 0 else Tri.NO
+    patient = trusted(
+        PatientContext,
+        {
+            "age": age,
+            "sex": sex,
+            "pregnant": pregnant,
+            "egfr": egfr,
+            "egfr_source": egfr_source,
+            "renal_impairment": None if renal == Tri.UNKNOWN else renal == Tri.YES,
+            "symptoms": symptoms,
+            "risk_factors": risks,
+            "recent_b12_treatment": recent,
+            "nitrous_oxide": nitrous_given,
+        },
+        _PATIENT_FIELDS,
+    )
+    nitrous = bool(nitrous_given) or (risks is not None and RiskFactor.NITROUS_OXIDE in risks)
+    before = (
+        renal,
+        bool(pregnant),
+        bool(recent),
+        nitrous,
+        Tri.UNKNOWN if symptoms is None else (Tri.YES if symptoms else Tri.NO),
+        Tri.UNKNOWN if risks is None else (Tri.YES if risks else Tri.NO),
+    )
+    after = (
+        cp.applies_from_age is not None and age is not None and cp.applies_from_age.point(age) == 0,
+        risks is not None and RiskFactor.AUTOIMMUNE_GASTRITIS in risks,
+        cp.research,
+        creatinine is not None and egfr is None,
+    )
+    return patient, cp.mma_band(age), before, after
 
 
 @functools.lru_cache(maxsize=4096)
@@ -243,39 +364,46 @@ def _canonical_unit(analyte: str) -> str:
     return analyte_info(analyte).canonical_unit
 
 
-def _egfr(panel: Panel) -> tuple[float | None, Any]:
-    if panel.egfr is not None:
-        return panel.egfr, "given"
-    creatinine = panel.creatinine
-    if (
-        creatinine is None
-        or creatinine.censor is not None
-        or panel.age is None
-        or panel.sex is None
-    ):
+def _egfr(
+    egfr: float | None, creatinine: Measurement | None, age: float | None, sex: Sex | None
+) -> tuple[float | None, Any]:
+    if egfr is not None:
+        return egfr, "given"
+    if creatinine is None or creatinine.censor is not None or age is None or sex is None:
         return None, None
-    if panel.age < equation_constants()["ckd_epi_2021"]["min_age"]:
+    if age < equation_constants()["ckd_epi_2021"]["min_age"]:
         return None, None
     mg_dl = creatinine.value * canonical_factor("creatinine", creatinine.unit)
-    return float(egfr_ckd_epi_2021(mg_dl, panel.age, panel.sex)), "ckd-epi-2021"
+    return float(egfr_ckd_epi_2021(mg_dl, age, sex)), "ckd-epi-2021"
 
 
 _CB12_INPUTS = ("holotc", "b12", "mma", "hcy")
 
 
 def _combined(exact: dict[str, float], age: float | None, cp: CompiledProfile) -> CombinedB12:
-    missing = [a for a in _CB12_INPUTS if a not in exact]
-    if age is None:
-        missing.append("age")
-    if missing:
-        return _cb12_missing(tuple(missing))
+    if len(exact) < 4 or age is None or not all(a in exact for a in _CB12_INPUTS):
+        given = (
+            ("holotc" in exact)
+            | ("b12" in exact) << 1
+            | ("mma" in exact) << 2
+            | ("hcy" in exact) << 3
+            | (age is not None) << 4
+        )
+        return _cb12_missing(given)
     value = float(cb12_value(exact["holotc"], exact["b12"], exact["mma"], exact["hcy"], age))
-    return CombinedB12(value=value, band=_CB12_BANDS[cp.cb12.point(value)])
+    band = _CB12_BANDS[cp.cb12.point(value)]
+    return trusted(CombinedB12, {"value": value, "band": band, "reason": None}, _CB12_GIVEN)
+
+
+_CB12_GIVEN = {"value", "band"}
 
 
 @functools.cache
-def _cb12_missing(missing: tuple[str, ...]) -> CombinedB12:
-    # Shared frozen object: the same reason for every result missing the same inputs.
+def _cb12_missing(given: int) -> CombinedB12:
+    """The shared frozen result of a cB12 that cannot be computed: ``given`` has one bit
+    per input (holoTC, B12, MMA, Hcy, age, in that order) set when it is known exactly."""
+    names = (*_CB12_INPUTS, "age")
+    missing = [name for bit, name in enumerate(names) if not given >> bit & 1]
     return CombinedB12(
         reason="cB12 needs exact (uncensored) holoTC, total B12, MMA and homocysteine, and "
         f"age; missing or censored: {', '.join(missing)}"

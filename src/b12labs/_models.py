@@ -13,10 +13,10 @@ import itertools
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -75,6 +75,10 @@ class PydanticAPI(BaseModel):
     """Base of models whose constructor raises b12labs errors: marks pydantic's own
     validation API (see :data:`PYDANTIC_API`)."""
 
+    # Validators are built on a model's first use, not at `import b12labs`: a batch run or
+    # the command line never builds most of them (pydantic's documented start-up option).
+    model_config = ConfigDict(defer_build=True)
+
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         with _pydantic_api():
@@ -101,7 +105,7 @@ class _Frozen(PydanticAPI):
     keep pydantic's ValidationError, as pydantic users expect.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         if PYDANTIC_API.get():  # called by model_validate: pydantic's errors, unchanged
@@ -154,7 +158,29 @@ class _Output(BaseModel):
     """Frozen result model. Built only by b12labs from checked values, so it skips the
     error unwrapping of :class:`_Frozen` (results are built on the hot path)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def trusted(cls: type[_M], fields: dict[str, Any], given: set[str]) -> _M:
+    """An instance of ``cls`` from values b12labs itself produced and checked, unvalidated.
+
+    What pydantic's ``model_construct`` does, without its per-field Python loop (it costs
+    more than validating): ``fields`` must hold every field of ``cls``, in definition order,
+    each of its declared type (enum members, not their text); ``given`` names the fields a
+    validated construction would have been given (``model_fields_set``; copied). Only for values
+    already checked: a test compares these objects with validated ones field by field.
+    """
+    obj = _new_object(cls)
+    _set_attribute(obj, "__dict__", fields)
+    _set_attribute(obj, "__pydantic_fields_set__", given.copy())
+    _set_attribute(obj, "__pydantic_extra__", None)
+    _set_attribute(obj, "__pydantic_private__", None)
+    return obj
 
 
 # ----------------------------------------------------------------------------- enums
@@ -657,6 +683,8 @@ class Panel(_Frozen):
     recent_b12_treatment: bool | None = None
     nitrous_oxide: bool | None = None
 
+    # Each validator calls the field's check in _PANEL_CHECKS: panel_from_fields() calls
+    # the same checks directly.
     @field_validator("b12", "holotc", "mma", "hcy", "folate", "creatinine", mode="before")
     @classmethod
     def _measurement(cls, value: Any, info: Any) -> Measurement | None:
@@ -667,68 +695,120 @@ class Panel(_Frozen):
     @field_validator("age", "egfr", mode="before")
     @classmethod
     def _bounded_number(cls, value: Any, info: Any) -> float | None:
-        if value is None:
-            return None
-        name = info.field_name
-        number = _number(value, name, None, value)
-        info = analyte_info(name)  # plausible range: data, like the markers' ranges
-        low, high, unit = info.plausible_min, info.plausible_max, info.canonical_unit
-        if not low <= number <= high:
-            raise ImplausibleValueError(
-                f"{name}: {number:g} {unit} is outside the plausible range "
-                f"{low:g} to {high:g} {unit}",
-                analyte=name,
-                value=value,
-                unit=unit,
-            )
-        return number
+        return None if value is None else _check_bounded(value, info.field_name)
 
     @field_validator("sex", mode="before")
     @classmethod
     def _sex(cls, value: Any) -> Sex | None:
-        if value is None or isinstance(value, Sex):
-            return value
-        sex = _SEX_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
-        if sex is None:
-            raise InvalidValueError(
-                f"sex: {brief(value)} is not recognised; accepted values: 'female', 'male' "
-                "('f', 'm')",
-                analyte="sex",
-                value=value,
-            )
-        return sex
+        return None if value is None else _check_sex(value, "sex")
 
     @field_validator("pregnant", "recent_b12_treatment", "nitrous_oxide", mode="before")
     @classmethod
     def _flag(cls, value: Any, info: Any) -> bool | None:
-        if value is None or isinstance(value, bool):
-            return value
-        raise InvalidValueError(
-            f"{info.field_name}: {brief(value)} is not accepted; give True, False or None "
-            "(unknown)",
-            analyte=info.field_name,
-            value=value,
-        )
+        return None if value is None else _check_flag(value, info.field_name)
 
     @field_validator("symptoms", mode="before")
     @classmethod
     def _symptoms(cls, value: Any) -> tuple[Symptom, ...] | None:
-        return _enum_items(value, Symptom, _SYMPTOM_ALIASES, "symptoms")
+        return _check_symptoms(value, "symptoms")
 
     @field_validator("risk_factors", mode="before")
     @classmethod
     def _risk_factors(cls, value: Any) -> tuple[RiskFactor, ...] | None:
-        return _enum_items(value, RiskFactor, _RISK_ALIASES, "risk_factors")
+        return _check_risk_factors(value, "risk_factors")
 
     @model_validator(mode="after")
     def _consistent(self) -> Panel:
-        if self.pregnant and self.sex is Sex.MALE:
-            raise InvalidValueError(
-                "pregnant: True contradicts sex 'male'; correct one of them",
-                analyte="pregnant",
-                value=True,
-            )
+        _check_consistent(self.__dict__)
         return self
+
+
+def _check_bounded(value: Any, name: str) -> float:
+    number = _number(value, name, None, value)
+    info = analyte_info(name)  # plausible range: data, like the markers' ranges
+    low, high, unit = info.plausible_min, info.plausible_max, info.canonical_unit
+    if not low <= number <= high:
+        raise ImplausibleValueError(
+            f"{name}: {number:g} {unit} is outside the plausible range {low:g} to {high:g} {unit}",
+            analyte=name,
+            value=value,
+            unit=unit,
+        )
+    return number
+
+
+def _check_sex(value: Any, name: str) -> Sex:
+    if isinstance(value, Sex):
+        return value
+    sex = _SEX_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
+    if sex is None:
+        raise InvalidValueError(
+            f"sex: {brief(value)} is not recognised; accepted values: 'female', 'male' ('f', 'm')",
+            analyte="sex",
+            value=value,
+        )
+    return sex
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidValueError(
+        f"{name}: {brief(value)} is not accepted; give True, False or None (unknown)",
+        analyte=name,
+        value=value,
+    )
+
+
+def _check_symptoms(value: Any, name: str) -> tuple[Symptom, ...] | None:
+    return _enum_items(value, Symptom, _SYMPTOM_ALIASES, name)
+
+
+def _check_risk_factors(value: Any, name: str) -> tuple[RiskFactor, ...] | None:
+    return _enum_items(value, RiskFactor, _RISK_ALIASES, name)
+
+
+def _check_consistent(fields: dict[str, Any]) -> None:
+    if fields["pregnant"] and fields["sex"] is Sex.MALE:
+        raise InvalidValueError(
+            "pregnant: True contradicts sex 'male'; correct one of them",
+            analyte="pregnant",
+            value=True,
+        )
+
+
+#: The check of each Panel field, given a value that is not None: (value, field) -> value.
+_PANEL_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    **dict.fromkeys(("b12", "holotc", "mma", "hcy", "folate", "creatinine"), coerce_measurement),
+    "age": _check_bounded,
+    "egfr": _check_bounded,
+    "sex": _check_sex,
+    "pregnant": _check_flag,
+    "recent_b12_treatment": _check_flag,
+    "nitrous_oxide": _check_flag,
+    "symptoms": _check_symptoms,
+    "risk_factors": _check_risk_factors,
+}
+_PANEL_DEFAULTS: dict[str, None] = dict.fromkeys(Panel.model_fields)
+
+
+def panel_from_fields(data: Mapping[str, Any]) -> Panel:
+    """``Panel(**data)``, faster: the same checks (:data:`_PANEL_CHECKS`) called directly
+    and the checked values put in the Panel without pydantic re-validating them.
+
+    On any error the data go through ``Panel(**data)``, so the error raised is the
+    constructor's own (pydantic reports the fields in their declared order). A test compares
+    the two for many inputs.
+    """
+    try:
+        fields = _PANEL_DEFAULTS.copy()
+        for name, value in data.items():
+            if value is not None:
+                fields[name] = _PANEL_CHECKS[name](value, name)
+        _check_consistent(fields)
+    except Exception:
+        return Panel(**data)
+    return trusted(Panel, fields, set(data))
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -15,9 +15,7 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._data_files import read_toml
 from ._exceptions import B12LabsError, InvalidProfileError, UnitError, UnknownProfileError, brief
 from ._models import PYDANTIC_API, Category, PydanticAPI, ReferenceInterval
 from ._units import LOCK, canonical_factor
@@ -66,7 +65,7 @@ Edge = Literal["below", "up_to", "above", "from"]
 
 
 class _Strict(PydanticAPI):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         # Built directly (Profile(...), Threshold(...)): b12labs errors, never pydantic's.
@@ -700,8 +699,7 @@ def _check_sources(profile: Profile) -> None:
 
 
 def _read_data(name: str) -> dict[str, Any]:
-    text = resources.files("b12labs").joinpath(f"_profiles/{name}.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    return read_toml(f"_profiles/{name}.toml")
 
 
 _BLOCKS = frozenset({"sources", "b12", "holotc", "mma", "hcy", "folate", "renal", "cb12", "rcv"})
@@ -898,6 +896,8 @@ def _read_file(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             f"profile file {label} is not UTF-8 text (byte {exc.start}): a profile file must "
             "be saved as UTF-8"
         ) from None
+    import tomllib  # user profile files only: not at `import b12labs`
+
     kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
     try:
         data = json.loads(content) if kind == "JSON" else tomllib.loads(content)

@@ -12,11 +12,10 @@ No threshold appears here: thresholds live in profiles.
 from __future__ import annotations
 
 import functools
-import tomllib
 from enum import IntEnum
-from importlib import resources
 from typing import NamedTuple
 
+from ._data_files import read_toml
 from ._models import Category, Finding, NextStep, Status
 
 __all__ = [
@@ -422,8 +421,7 @@ class Catalog(NamedTuple):
 @functools.cache
 def catalog() -> Catalog:
     """Load ``_data/codes.toml`` once."""
-    text = resources.files("b12labs").joinpath("_data/codes.toml").read_text("utf-8")
-    raw = tomllib.loads(text)
+    raw = read_toml("_data/codes.toml")
     return Catalog(
         {code: Finding(code=code, message=msg) for code, msg in raw["findings"].items()},
         {code: NextStep(code=code, message=msg) for code, msg in raw["next_steps"].items()},

@@ -33,16 +33,15 @@ import datetime as dt
 import functools
 import itertools
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from ._analytes import MARKERS, Analyte
+from ._data_files import read_toml
 from ._exceptions import InvalidValueError, brief
 from ._interpret import _check_unit_above, _interpret, _published
 from ._models import (
@@ -409,8 +408,7 @@ class PointResults:
 @functools.cache
 def series_catalog() -> dict[str, str]:
     """The message template of each series finding code (``_data/codes.toml``, [series])."""
-    text = resources.files("b12labs").joinpath("_data/codes.toml").read_text("utf-8")
-    series: dict[str, str] = tomllib.loads(text)["series"]
+    series: dict[str, str] = read_toml("_data/codes.toml")["series"]
     return series
 
 

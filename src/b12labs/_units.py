@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._analytes import analyte_info
+from ._data_files import read_bytes
 from ._exceptions import IncompatibleUnitError, InvalidValueError, UnknownUnitError, brief
 
 if TYPE_CHECKING:
@@ -589,7 +590,7 @@ def _open_factor_cache() -> _FactorCache | None:
     setting = os.environ.get("B12LABS_UNIT_CACHE")
     if not setting:
         return None
-    from importlib import metadata, resources
+    from importlib import metadata
 
     from ._version import __version__
 
@@ -605,7 +606,7 @@ def _open_factor_cache() -> _FactorCache | None:
         return None
     # The spellings pint reads depend on pint, the table and the analyte data: any change to
     # them, or to the file format, starts a new file.
-    data = resources.files("b12labs").joinpath("_data/analytes.toml").read_bytes()
+    data = read_bytes("_data/analytes.toml")
     aliases = json.dumps(sorted(ALIASES.items()) + sorted(MOLAR_SHORTHANDS.items()))
     source = f"{aliases}\x1f{pint_version}\x1fformat {_FactorCache.FORMAT}".encode()
     digest = hashlib.sha256(data + source).hexdigest()[:16]
