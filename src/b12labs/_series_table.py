@@ -50,6 +50,7 @@ from ._series import (
 )
 from ._table import (
     PREFIX,
+    ColumnSelection,
     Scored,
     _cells,
     _is_arrow,
@@ -142,10 +143,12 @@ class SeriesScored(Scored):
     #: Censor codes of each marker column (0 none, 1 '<', 2 '<=', 3 '>', 4 '>=').
     censors: dict[str, npt.NDArray[np.int8]] = field(default_factory=dict)
 
-    def columns(self) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
+    def columns(
+        self, selection: ColumnSelection = "standard"
+    ) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
         """The point result columns of :class:`~b12labs._table.Scored`, with the rows that have
         a series error shown as error rows (no results, the reason in ``b12labs_error``)."""
-        out = super().columns()
+        out = super().columns(selection)
         if not self.series_errors:
             return out
         rows = np.fromiter(self.series_errors, dtype=np.intp)

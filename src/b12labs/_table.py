@@ -1030,6 +1030,11 @@ _BOOL_CODES = {**dict.fromkeys(_FALSE, 0), **dict.fromkeys(_TRUE, 1)}
 _SEX_NAMES = ("female", "male")
 
 
+#: The result-column selections of :meth:`Scored.columns` (``b12labs score --columns``).
+ColumnSelection = Literal["minimal", "standard", "all"]
+COLUMN_SELECTIONS: tuple[ColumnSelection, ...] = ("minimal", "standard", "all")
+
+
 @dataclass
 class Scored:
     """Result arrays of a scored table (one entry per row)."""
@@ -1043,18 +1048,33 @@ class Scored:
     #: schema_version.
     provenance: dict[str, Any] = field(default_factory=dict)
 
-    def columns(self) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
+    def columns(
+        self, selection: ColumnSelection = "standard"
+    ) -> list[tuple[str, Any, tuple[Any, ...] | None]]:
         """The result columns in output order: (name, array, categories).
 
         With categories, the array holds integer codes into them (-1 for missing); without,
         it holds numbers (floats, or integers for ``b12labs_rules_version``).
+
+        ``selection`` (the command line's ``--columns``): ``"standard"``, the columns of
+        the markers and context found; ``"minimal"``, only status, error and rules
+        version; ``"all"``, every result column whatever the input holds (empty where a
+        marker or eGFR is absent), so that outputs of different exports line up.
         """
+        if selection not in COLUMN_SELECTIONS:
+            raise ValueError(f"columns: {selection!r} is not one of {', '.join(COLUMN_SELECTIONS)}")
         result, found = self.result, self.found
+        every = selection == "all"
         out: list[tuple[str, Any, tuple[Any, ...] | None]] = [
             (f"{PREFIX}status", result.status, tuple(STATUSES))
         ]
-        for analyte in (str(m) for m in MARKERS):
+        for analyte in (str(m) for m in MARKERS) if selection != "minimal" else ():
             if analyte not in found.value:
+                if every:
+                    absent = np.full(self.n, -1, dtype=np.int8)
+                    out.append((f"{PREFIX}{analyte}_value", np.full(self.n, np.nan), None))
+                    out.append((f"{PREFIX}{analyte}_category", absent, CATEGORIES))
+                    out.append((f"{PREFIX}{analyte}_fhir", absent, tuple(c.value for c in CODES)))
                 continue
             value = self.values[analyte]  # computed here, never the input's memory
             if self.problems.objects:
@@ -1068,16 +1088,8 @@ class Scored:
                     tuple(c.value for c in CODES),
                 )
             )
-        out.append((f"{PREFIX}cb12", result.cb12, None))
-        if all(a in found.value for a in ("holotc", "b12", "mma", "hcy")):
-            out.append((f"{PREFIX}cb12_band", result.cb12_band, CB12_BANDS))
-        if "egfr" in found.value or "creatinine" in found.value:
-            out.append((f"{PREFIX}egfr", result.egfr, None))
-        for name, (texts, codes) in (
-            ("findings", result.findings),
-            ("next_steps", result.next_steps),
-        ):
-            out.append((f"{PREFIX}{name}", codes, tuple(texts) or ("",)))
+        if selection != "minimal":
+            self._context_columns(out, every)
         # Different bad inputs can share a message: one category per distinct message.
         position: dict[str, int] = {"": 0}
         of_object = np.array(
@@ -1092,6 +1104,22 @@ class Scored:
         # the rules version describes the run, so error rows carry it too
         out.append((f"{PREFIX}rules_version", np.full(self.n, RULES_VERSION, np.int16), None))
         return out
+
+    def _context_columns(
+        self, out: list[tuple[str, Any, tuple[Any, ...] | None]], every: bool
+    ) -> None:
+        """cB12, its band, eGFR, findings and next steps (appended to ``out``)."""
+        result, found = self.result, self.found
+        out.append((f"{PREFIX}cb12", result.cb12, None))
+        if every or all(a in found.value for a in ("holotc", "b12", "mma", "hcy")):
+            out.append((f"{PREFIX}cb12_band", result.cb12_band, CB12_BANDS))
+        if every or "egfr" in found.value or "creatinine" in found.value:
+            out.append((f"{PREFIX}egfr", result.egfr, None))
+        for name, (texts, codes) in (
+            ("findings", result.findings),
+            ("next_steps", result.next_steps),
+        ):
+            out.append((f"{PREFIX}{name}", codes, tuple(texts) or ("",)))
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status (rows with errors are not counted)."""

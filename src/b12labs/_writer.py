@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ._table import ColumnSelection
+
 logger = logging.getLogger("b12labs")
 
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
@@ -40,10 +42,18 @@ class _Writer:
     naming the output.
     """
 
-    def __init__(self, kind: str, path: Path | None, guard_formulas: bool, shown: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        path: Path | None,
+        guard_formulas: bool,
+        shown: str,
+        columns: ColumnSelection = "standard",
+    ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.kind = kind
+        self.columns: ColumnSelection = columns
         self.path = path
         self.guard = guard_formulas
         self.shown = shown
@@ -57,7 +67,9 @@ class _Writer:
     def submit(self, source: Any, scored: Any, malformed: bool = False) -> None:
         """Queue a scored chunk for writing (waits for the previous one first)."""
         self.wait()
-        self._pending = self._pool.submit(lambda: self.write(_arrow(source, scored, malformed)))
+        self._pending = self._pool.submit(
+            lambda: self.write(_arrow(source, scored, malformed, self.columns))
+        )
 
     def wait(self) -> None:
         """Wait for the queued chunk; re-raise what writing it raised."""
@@ -226,7 +238,8 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=names)
 
 
-_FORMULA_BYTES = b"=+-@\t\r"
+#: The first bytes of a formula, as a lookup table indexed by byte value.
+_FORMULA_FIRST_BYTE = bytes(b in b"=+-@\t\r" for b in range(256))
 
 
 def _may_start_formula(column: Any) -> bool:
@@ -234,15 +247,16 @@ def _may_start_formula(column: Any) -> bool:
     import numpy as np
     import pyarrow as pa
 
+    table = np.frombuffer(_FORMULA_FIRST_BYTE, dtype=np.bool_)
     for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
         if len(chunk) == 0:
             continue
         offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type).astype(np.int64)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)
         offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2] or b"\0", dtype=np.uint8)
         starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # non-empty cells
-        if np.isin(data[starts], np.frombuffer(_FORMULA_BYTES, dtype=np.uint8)).any():
+        if table[data[starts]].any():
             return True
     return False
 
@@ -259,15 +273,18 @@ _MALFORMED = (
 )
 
 
-def _arrow(source: Any, scored: Any, malformed: bool = False) -> pa.Table:
-    """The output chunk: the input columns as read, then the result columns (categories
-    as their text). Rows of a malformed line keep only their error."""
+def _arrow(
+    source: Any, scored: Any, malformed: bool = False, columns: ColumnSelection = "standard"
+) -> pa.Table:
+    """The output chunk: the input columns as read, then the result columns of the
+    ``columns`` selection (categories as their text). Rows of a malformed line keep only
+    their error."""
     import pyarrow as pa
 
     from .arrow import _text, _vocabulary  # the Arrow front's decoding, cached vocabularies
 
     arrays, names = list(source.columns), list(source.schema.names)
-    for name, values, categories in scored.columns():
+    for name, values, categories in scored.columns(columns):
         if malformed and name != "b12labs_rules_version":  # the version describes the run
             text = _MALFORMED if name.endswith("_error") else None
             kind = pa.float64() if categories is None else pa.string()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -25,16 +26,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._analytes import MARKERS
 from ._exceptions import B12LabsError, ColumnError, InvalidValueError, ProfileError
 from ._io import InputError
 from ._version import __version__
 from ._writer import _Writer
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: Keys of the value columns that take a unit (the markers and creatinine).
 _UNIT_KEYS = (*(str(m) for m in MARKERS), "creatinine")
@@ -127,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=UNIT",
         help="fixed unit of an analyte, e.g. --unit mma=nmol/L",
+    )
+    score.add_argument(
+        "--columns",
+        choices=("minimal", "standard", "all"),
+        default="standard",
+        help="result columns written after the input's: 'standard' (default) those of the "
+        "markers and context found; 'minimal' status, error and rules version only (the "
+        "smallest, fastest output); 'all' every result column, empty where absent, so that "
+        "outputs of different exports line up",
     )
     score.add_argument(
         "--chunk-size",
@@ -706,7 +719,13 @@ class _Progress:
                 print(file=sys.stderr)
 
 
+#: Chunks scored at once by ``score`` (this many threads; one more chunk may be queued).
+_SCORING_THREADS = 2
+
+
 def _score(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     _require("pyarrow", "reading and writing files")
     path = Path(args.input)
     if not path.exists():
@@ -748,22 +767,35 @@ def _score(args: argparse.Namespace) -> int:
     try:
         output = _AtomicOutput(Path(args.output) if args.output else None, path)
         reader = open_input(path, source_kind, delimiter, args.chunk_size)
-        writer = _Writer(kind, output.path, not args.allow_formulas, str(args.output))
+        writer = _Writer(kind, output.path, not args.allow_formulas, str(args.output), args.columns)
         seen_batch = False
         unitless: list[tuple[str, Any]] = []
         unit_missing: Counter[str] = Counter()
         batches = reader.batches()
-        for batch in batches:
-            scored = _score_batch(batch, rows, options)
-            if not seen_batch:
-                unitless = _unitless_columns(scored, options["units"])
-            unit_missing.update(scored.unitless_counts())
-            seen_batch = True
-            rows += batch.num_rows
-            statuses.update(scored.status_counts())
-            reasons.update(scored.error_counts())
-            writer.submit(batch, scored)
-            progress.update(rows, reader.fraction)
+        # Two chunks are scored at once (numpy and Arrow release the GIL, so both cores
+        # work), and taken back in order: the output is the same as one by one.
+        scoring = ThreadPoolExecutor(max_workers=_SCORING_THREADS, thread_name_prefix="b12labs")
+        in_flight: deque[tuple[Any, Future[Any]]] = deque()
+        offset = 0
+        try:
+            for batch in itertools.chain(batches, [None]):
+                if batch is not None:
+                    in_flight.append((batch, scoring.submit(_score_batch, batch, offset, options)))
+                    offset += batch.num_rows
+                while in_flight and (batch is None or len(in_flight) > _SCORING_THREADS):
+                    done, future = in_flight.popleft()
+                    scored = future.result()
+                    if not seen_batch:
+                        unitless = _unitless_columns(scored, options["units"])
+                    unit_missing.update(scored.unitless_counts())
+                    seen_batch = True
+                    rows += done.num_rows
+                    statuses.update(scored.status_counts())
+                    reasons.update(scored.error_counts())
+                    writer.submit(done, scored)
+                    progress.update(rows, reader.fraction)
+        finally:
+            scoring.shutdown(wait=True, cancel_futures=True)
         if not seen_batch:  # header only, or an Excel sheet without rows
             empty = reader.empty_table()
             writer.submit(empty, _score_batch(empty, 0, {**options, "errors": "collect"}))
