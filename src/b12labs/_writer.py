@@ -252,7 +252,7 @@ def _may_start_formula(column: Any) -> bool:
         if len(chunk) == 0:
             continue
         offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)
+        offsets: Any = np.frombuffer(chunk.buffers()[1], dtype=offset_type)
         offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2] or b"\0", dtype=np.uint8)
         starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # non-empty cells
