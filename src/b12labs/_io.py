@@ -403,7 +403,9 @@ class CsvInput:
     def table_of(self, rows: list[list[str]]) -> pa.Table:
         import pyarrow as pa
 
-        arrays = [pa.array([r[i] for r in rows], type=pa.string()) for i in range(len(self.names))]
+        from ._arrow_numpy import strings
+
+        arrays = [strings([r[i] for r in rows]) for i in range(len(self.names))]
         return pa.Table.from_arrays(arrays, names=self.names)
 
     def parse(self, block: bytes) -> tuple[pa.Table, list[str]]:

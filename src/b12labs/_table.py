@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._analytes import MARKERS, analyte_info
+from ._arrow_numpy import arrow_of, bools, integers, scalar, strings
+from ._arrow_numpy import floats as _arrow_floats
 from ._exceptions import (
     B12LabsError,
     ColumnError,
@@ -559,8 +561,7 @@ def _float_values(column: Any) -> FloatArray:
     """A numeric column as a new float array (NaN where missing)."""
     if _is_arrow(column):
         # not "safe": integers beyond 2**53 round to the nearest float, as float() does
-        floats = pc.cast(column, pa.float64(), safe=False).fill_null(np.nan)
-        return np.array(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return np.array(_arrow_floats(pc.cast(column, pa.float64(), safe=False)))
     return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True))
 
 
@@ -573,7 +574,7 @@ def _present(column: Any) -> npt.NDArray[np.bool_]:
 def _bool_codes(column: Any) -> npt.NDArray[np.int8]:
     """A boolean column as codes: 1 true, 0 false, -1 missing."""
     truth = (
-        _bool_array(pc.fill_null(column, False))
+        bools(column)
         if _is_arrow(column)
         else np.asarray(column.to_numpy(dtype=bool, na_value=False))
     )
@@ -587,7 +588,7 @@ def _cells(column: Any, rows: npt.NDArray[np.intp]) -> list[Any]:
     if not rows.size:
         return []
     if _is_arrow(column):
-        return _pylist(pc.take(column, pa.array(rows)))
+        return _pylist(pc.take(column, arrow_of(rows)))
     return list(column.iloc[rows].tolist())
 
 
@@ -627,8 +628,8 @@ def _shown(cell: Any) -> str:
     return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
-_MISSING_SET = pa.array(sorted(MISSING_TOKENS), type=pa.string())
-_CENSOR_TEXTS = pa.array(list(_CENSOR_SPELLINGS), type=pa.string())
+_MISSING_SET = strings(sorted(MISSING_TOKENS))
+_CENSOR_TEXTS = strings(list(_CENSOR_SPELLINGS))
 _CENSOR_VALUES = np.array([CENSOR_INDEX[c.value] for c in _CENSOR_SPELLINGS.values()], np.int8)
 
 
@@ -637,11 +638,11 @@ def _is_missing_text(text: str | None) -> bool:
 
 
 def _bool_array(array: Any) -> npt.NDArray[np.bool_]:
-    return np.asarray(array.fill_null(False), dtype=bool)
+    return bools(array)
 
 
 def _floats(texts: pa.Array) -> FloatArray:
-    return np.asarray(pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    return _arrow_floats(pc.cast(texts, pa.float64()))
 
 
 @dataclass
@@ -657,14 +658,14 @@ class _Encoded:
         fast hash lookup, and only the others are dictionary-encoded."""
         if not vocabulary:
             encoded = pc.dictionary_encode(array)
-            index = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+            index = integers(encoded.indices).astype(np.int64)
             return cls(index, encoded.dictionary.to_pylist())
-        known = pa.array(vocabulary, type=pa.string())
-        index = np.asarray(pc.index_in(array, value_set=known).fill_null(-1), dtype=np.int64)
+        known = strings(vocabulary)
+        index = integers(pc.index_in(array, value_set=known)).astype(np.int64)
         other = np.flatnonzero((index < 0) & _bool_array(pc.is_valid(array)))
         if other.size == 0:
             return cls(index, list(vocabulary))
-        rest = cls.of(pc.take(array, pa.array(other)))
+        rest = cls.of(pc.take(array, arrow_of(other)))
         index[other] = rest.index + len(vocabulary)
         return cls(index, [*vocabulary, *rest.values])
 
@@ -700,7 +701,10 @@ def _parse_measurements(readable: _Readable) -> _Parsed:
     if longest is None or longest <= MAX_MEASUREMENT_LENGTH:
         return parsed  # no cell can be over the limit: no trimming pass
     long = _bool_array(
-        pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), MAX_MEASUREMENT_LENGTH)
+        pc.greater(
+            pc.utf8_length(pc.utf8_trim_whitespace(text)),
+            scalar(MAX_MEASUREMENT_LENGTH),
+        )
     )
     if not long.any():
         return parsed
@@ -744,34 +748,34 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
         bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
         nan = np.flatnonzero(np.isnan(value) & _bool_array(pc.is_valid(text)))
         if nan.size:
-            cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, pa.array(nan))))
+            cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, arrow_of(nan))))
             bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
         return _Parsed(value, censor, nowhere, no_units, bad, text)
     # Fast path: cells that are a bare number (most of an export) are cast in one go.
     plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
     if plain.any():
-        value[plain] = _floats(pc.filter(text, pa.array(plain)))
+        value[plain] = _floats(pc.filter(text, arrow_of(plain)))
     bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
     rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
     if rest.size == 0:
         return _Parsed(value, censor, nowhere, no_units, bad, text)
-    cells = pc.utf8_trim_whitespace(pc.take(text, pa.array(rest)))
+    cells = pc.utf8_trim_whitespace(pc.take(text, arrow_of(rest)))
     kept = ~_bool_array(pc.is_in(pc.utf8_lower(cells), value_set=_MISSING_SET))
-    rest, cells = rest[kept], pc.filter(cells, pa.array(kept))
+    rest, cells = rest[kept], pc.filter(cells, arrow_of(kept))
     parts = pc.extract_regex(cells, MEASUREMENT_PATTERN)
     matched = _bool_array(pc.is_valid(parts))
     unit = pc.utf8_trim_whitespace(parts.field("unit"))
     # a decimal comma ("0,45") leaves ",45" as the unit: not a measurement
     ok = matched & ~_bool_array(pc.starts_with(unit, ","))
     bad[rest[~ok]] = True
-    good, mask = rest[ok], pa.array(ok)
+    good, mask = rest[ok], arrow_of(ok)
     value[good] = _floats(pc.replace_substring(pc.filter(parts.field("number"), mask), ",", ""))
     spelled = pc.index_in(pc.filter(parts.field("censor"), mask), value_set=_CENSOR_TEXTS)
-    index = np.asarray(spelled.fill_null(-1), dtype=np.int64)
+    index = integers(spelled).astype(np.int64)
     censor[good] = np.where(index >= 0, _CENSOR_VALUES[index], 0)
     unit = pc.filter(unit, mask)
-    has_unit = _bool_array(pc.not_equal(unit, ""))
-    units = _Encoded.of(pc.filter(unit, pa.array(has_unit)))
+    has_unit = _bool_array(pc.not_equal(unit, scalar("")))
+    units = _Encoded.of(pc.filter(unit, arrow_of(has_unit)))
     return _Parsed(value, censor, good[has_unit], units, bad, text)
 
 
@@ -789,6 +793,12 @@ def _numbers(readable: _Readable) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     return value, bad
 
 
+@functools.lru_cache(maxsize=64)
+def _spellings(spelled: tuple[str, ...]) -> pa.Array:
+    """The spellings of a code table as an Arrow array (built once per table)."""
+    return strings(spelled)
+
+
 def _labels(readable: _Readable, table: Mapping[str, int]) -> tuple[npt.NDArray[np.int8], Any]:
     """Codes of a text column through ``table`` (trimmed, lower-cased keys).
 
@@ -803,15 +813,13 @@ def _labels(readable: _Readable, table: Mapping[str, int]) -> tuple[npt.NDArray[
     spelled = {
         form: code for key, code in table.items() for form in (key, key.upper(), key.title())
     }
-    exact = np.asarray(
-        pc.index_in(text, value_set=pa.array(list(spelled), type=pa.string())).fill_null(-1)
-    )
+    exact = integers(pc.index_in(text, value_set=_spellings(tuple(spelled))))
     codes_of = np.array([*spelled.values(), -1], dtype=np.int8)
     codes = codes_of[exact]
     other = np.flatnonzero((exact < 0) & _bool_array(pc.is_valid(text)))
     if other.size == 0:
         return codes, np.zeros(len(series), dtype=bool)
-    encoded = _Encoded.of(pc.take(text, pa.array(other)))
+    encoded = _Encoded.of(pc.take(text, arrow_of(other)))
     mapped = [table.get(v.strip().lower(), -2) for v in encoded.values]
     mapped = [-1 if _is_missing_text(v) else m for v, m in zip(encoded.values, mapped, strict=True)]
     other_codes = encoded.lookup(mapped, -1).astype(np.int8)

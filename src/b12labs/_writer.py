@@ -224,6 +224,8 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from ._arrow_numpy import scalar
+
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         # b12labs_* columns hold codes and messages of ours: never a formula
@@ -232,7 +234,8 @@ def _neutralize_formulas(table: pa.Table) -> pa.Table:
             starts = pc.match_substring_regex(column, _FORMULA_START)
             if pc.any(starts).as_py():  # rare: only then look for numbers among them
                 risky = pc.and_(starts, pc.invert(pc.match_substring_regex(column, _NUMBER)))
-                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+                quoted = pc.binary_join_element_wise(scalar("'"), column, scalar(""))
+                column = pc.if_else(risky, quoted, column)
         columns.append(column)
     names = [_neutralize_text(name) for name in table.column_names]  # the header too
     return pa.table(columns, names=names)
@@ -279,18 +282,22 @@ def _arrow(
     """The output chunk: the input columns as read, then the result columns of the
     ``columns`` selection (categories as their text). Rows of a malformed line keep only
     their error."""
+    import numpy as np
     import pyarrow as pa
 
-    from .arrow import _text, _vocabulary  # the Arrow front's decoding, cached vocabularies
+    from ._arrow_numpy import arrow_of, strings
+    from .arrow import _doubles, _text, _vocabulary  # the Arrow front's decoding, cached
 
     arrays, names = list(source.columns), list(source.schema.names)
     for name, values, categories in scored.columns(columns):
         if malformed and name != "b12labs_rules_version":  # the version describes the run
             text = _MALFORMED if name.endswith("_error") else None
-            kind = pa.float64() if categories is None else pa.string()
-            arrays.append(pa.array([text] * source.num_rows, type=kind))
+            rows = source.num_rows
+            empty = _doubles(np.full(rows, np.nan))
+            arrays.append(empty if categories is None else strings([text] * rows))
         elif categories is None:
-            arrays.append(pa.array(values, from_pandas=True))  # NaN -> empty cell
+            # NaN -> empty cell; the rules version stays an integer
+            arrays.append(_doubles(values) if values.dtype.kind == "f" else arrow_of(values))
         else:
             labels, _ = _vocabulary(tuple(str(c) for c in categories))
             arrays.append(_text(values, values < 0, labels))

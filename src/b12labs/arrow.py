@@ -41,6 +41,7 @@ import json
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, Literal
 
+from ._arrow_numpy import arrow_of, strings
 from ._profile import DEFAULT_PROFILE, Profile
 
 try:
@@ -204,7 +205,7 @@ def _core_table(table: pa.Table) -> tuple[list[str], Callable[[Hashable], Any], 
 @functools.lru_cache(maxsize=64)
 def _vocabulary(labels: tuple[str, ...]) -> tuple[pa.Array, dict[bytes, bytes]]:
     """The Arrow dictionary of a fixed vocabulary, and its field metadata (built once)."""
-    return pa.array(labels, type=pa.string()), {_CATEGORIES_KEY: json.dumps(labels).encode()}
+    return strings(labels), {_CATEGORIES_KEY: json.dumps(labels).encode()}
 
 
 def _text(values: Any, missing: Any, labels: pa.Array, views: bool = False) -> pa.Array:
@@ -212,7 +213,7 @@ def _text(values: Any, missing: Any, labels: pa.Array, views: bool = False) -> p
     if views:
         table, data = _view_table(tuple(labels.to_pylist()))
         # Arrow validity is 1 for a value: the missing mask inverted, bit-packed
-        validity = pc.invert(pa.array(missing)).buffers()[1] if missing.any() else None
+        validity = pc.invert(arrow_of(missing)).buffers()[1] if missing.any() else None
         rows = table[np.where(missing, 0, values)]
         buffers = [validity, pa.py_buffer(rows), pa.py_buffer(data)]
         return pa.Array.from_buffers(pa.string_view(), len(values), buffers)
@@ -221,7 +222,7 @@ def _text(values: Any, missing: Any, labels: pa.Array, views: bool = False) -> p
         offsets = np.zeros(len(values) + 1, dtype=np.int32)
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"")]
         return pa.Array.from_buffers(pa.string(), len(values), buffers)
-    return pc.take(labels, pa.array(values, mask=missing if missing.any() else None))
+    return pc.take(labels, arrow_of(values, mask=missing))
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,7 +250,8 @@ def _view_table(labels: tuple[str, ...]) -> tuple[Any, bytes]:
 
 def _doubles(values: Any) -> pa.Array:
     """Float results as a ``double`` array (NaN -> null)."""
-    return pa.array(values, type=pa.float64(), from_pandas=True)
+    values = np.asarray(values, dtype=np.float64)
+    return arrow_of(values, mask=np.isnan(values))
 
 
 def _coded(
@@ -263,7 +265,7 @@ def _coded(
     if text:
         return _text(codes, missing, dictionary, views), None
     # codes are in range by construction: no validation pass over the rows
-    indices = pa.array(codes.astype(np.int8, copy=False), mask=missing if missing.any() else None)
+    indices = arrow_of(codes.astype(np.int8, copy=False), mask=missing)
     return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False), meta
 
 
@@ -277,7 +279,7 @@ def _with_results(table: pa.Table, scored: Scored, views: bool = False) -> pa.Ta
             if values.dtype == np.float64:
                 array = _doubles(values)
             else:
-                array = pa.array(values, type=pa.int16())
+                array = arrow_of(np.asarray(values, dtype=np.int16))
         else:
             labels = tuple(str(c) for c in vocabulary)
             array, meta = _coded(values, labels, name in _TEXT_COLUMNS, views)
