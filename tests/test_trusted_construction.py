@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import b12labs
-from b12labs import Interpretation, Panel
+from b12labs import Interpretation, Measurement, Panel
 from b12labs._models import panel_from_fields
-from test_properties import PROFILES, any_panel
+from test_properties import PROFILES, any_panel, marker_input
 
 
 def _assert_same(ours: Any, validated: Any, where: str = "result") -> None:
@@ -84,6 +84,19 @@ def test_zero_age_and_egfr_keep_their_own_results() -> None:
     assert zero == negative_zero
     assert str(negative_zero.patient.age) == "0.0"
     assert str(negative_zero.patient.egfr) == "0.0"
+
+
+@given(
+    text=st.sampled_from(("b12", "holotc", "mma", "hcy", "folate"))
+    .flatmap(marker_input)
+    .filter(lambda value: isinstance(value, str)),  # the text form, which parse() reads
+    padding=st.sampled_from(("", " ", "\u00a0")),
+)
+def test_parsed_measurements_equal_their_validated_construction(text: str, padding: str) -> None:
+    parsed = Measurement.parse(padding + text + padding)
+    validated = Measurement(value=parsed.value, unit=parsed.unit, censor=parsed.censor)
+    _assert_same(parsed, validated, "measurement")
+    assert parsed.model_fields_set == validated.model_fields_set
 
 
 # Values each field refuses (decision-spec 1: clear errors at the boundary).

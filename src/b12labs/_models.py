@@ -446,8 +446,15 @@ class Measurement(_Frozen):
         if len(unit) > MAX_UNIT_LENGTH:
             check_unit_text(analyte, unit, text)  # raises UnknownUnitError
         censor = _CENSOR_SPELLINGS[match["censor"]] if match["censor"] else None
-        value = float(match["number"].replace(",", ""))
-        return cls(value=_number(value, analyte, unit, text), unit=unit, censor=censor)
+        value = _number(float(match["number"].replace(",", "")), analyte, unit, text)
+        # value and unit are checked as the validators would (a finite non-negative float; a
+        # trimmed, non-empty unit of at most MAX_UNIT_LENGTH): built without re-validation
+        fields = {"value": value, "unit": unit, "censor": censor, "source": None}
+        return trusted(cls, fields, _PARSED_FIELDS)
+
+
+#: The fields a parsed Measurement is given (``source`` keeps its default).
+_PARSED_FIELDS = {"value", "unit", "censor"}
 
 
 def _accepted_hint(analyte: str | None) -> str:
