@@ -113,18 +113,21 @@ def loop_interpret(rows: list[dict[str, object]]) -> None:
             b12labs.interpret(**kwargs)
 
 
-MEMORY_CHILD = """
-import sys
-sys.path.insert(0, {bench_dir!r})
-from bench_frame import make_frame
-from b12labs.pandas import interpret_frame
-
-def status(field):
+def proc_status(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in bytes (``VmRSS``: now,
+    ``VmHWM``: peak); the benchmarks' child processes import it."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(field)
+
+
+MEMORY_CHILD = """
+import sys
+sys.path.insert(0, {bench_dir!r})
+from bench_frame import make_frame, proc_status as status
+from b12labs.pandas import interpret_frame
 
 df = make_frame({rows})
 interpret_frame(df.head(1000))  # warm caches and imports before measuring

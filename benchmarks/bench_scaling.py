@@ -81,15 +81,9 @@ STREAM_CHILD = """
 import json, sys, time
 sys.path.insert(0, {bench_dir!r})
 import pyarrow as pa
+from bench_frame import proc_status as status
 from bench_scaling import batches, schema
 from b12labs.arrow import interpret_table
-
-def status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(field)
 
 interpret_table(pa.Table.from_batches(batches(1000, 1000)))  # warm-up before measuring
 before = status("VmRSS")

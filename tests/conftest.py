@@ -1,9 +1,13 @@
-"""Shared test configuration: hypothesis settings and the NHANES data folder."""
+"""Shared test configuration: hypothesis settings, the NHANES data folder, and a child
+interpreter in which an optional dependency is missing."""
 
 from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +89,45 @@ def case(
     """One row of a status-rule table: a panel, the status the spec gives, the finding and
     next-step codes that must explain it, and codes that must not appear."""
     return pytest.param(panel, status, findings, steps, absent, id=id)
+
+
+# ----------------------------------------------------------------------------- install hint
+
+_BLOCK = """
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):  # as if {name} were not installed
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == {name!r} or fullname.startswith({name!r} + "."):
+            raise ModuleNotFoundError(f"No module named {{fullname!r}}", name=fullname)
+        return None
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+def run_without(missing: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) in a fresh interpreter in which the module ``missing`` and its
+    submodules cannot be imported, as if it were not installed."""
+    script = _BLOCK.format(name=missing) + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+
+def import_without(missing: str, module: str) -> subprocess.CompletedProcess[str]:
+    """``import b12labs`` then ``import <module>`` with ``missing`` blocked (:func:`run_without`).
+
+    The child checks that the ``ModuleNotFoundError`` raised chains the original one, prints
+    the error's module name and text, and exits with "no ImportError" if none was raised."""
+    return run_without(
+        missing,
+        f"""
+        import b12labs
+        try:
+            import {module}
+        except ModuleNotFoundError as error:
+            assert isinstance(error.__cause__, ModuleNotFoundError), repr(error.__cause__)
+            print(error.name, error)
+        else:
+            raise SystemExit("no ImportError")
+        """,
+    )

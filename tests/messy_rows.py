@@ -5,7 +5,8 @@ unit-carrying texts, thousands separators, no-result words, junk, blanks, an unk
 a header unit, a text column whose cells carry units, context columns.
 
 The fronts' expected results come from ``b12labs.pandas.interpret_frame`` on the same rows
-(:func:`expected_results`), compared row by row with :func:`assert_same_results`. pandas is
+(:func:`expected_results`), compared row by row with :func:`assert_same_results`; a generated
+row is compared with ``b12labs.interpret`` on it by :func:`assert_row_is_scalar`. pandas is
 imported when they are called: the test modules skip first when it is missing.
 """
 
@@ -15,6 +16,7 @@ import math
 from typing import Any
 
 import b12labs
+from b12labs import B12LabsError
 
 SYMPTOMS = [s.value for s in b12labs.Symptom]
 
@@ -99,3 +101,43 @@ def assert_same_results(
                 assert math.isclose(have, want, rel_tol=1e-12, abs_tol=0.0), where
             else:
                 assert str(have) == str(want), where
+
+
+def assert_reaches_every_kind(expected: dict[str, list[Any]]) -> None:
+    """The pools reach every kind of row: results, row errors, and insufficient data."""
+    assert any(e == "" for e in expected["b12labs_error"])
+    assert any(e and e.startswith("invalid_value:") for e in expected["b12labs_error"])
+    assert any(e and e.startswith("unknown_unit:") for e in expected["b12labs_error"])
+    assert len(set(expected["b12labs_status"]) - {None}) >= 3
+
+
+def scalar(**kwargs: Any) -> tuple[Any, B12LabsError | None]:
+    """``b12labs.interpret(**kwargs)`` and None, or None and the error it raised."""
+    try:
+        return b12labs.interpret(**kwargs), None
+    except B12LabsError as error:
+        return None, error
+
+
+def assert_row_is_scalar(out: Any, pos: int, panel: dict[str, Any], *, fhir: bool = False) -> None:
+    """Row ``pos`` of the b12labs_ columns ``out`` is exactly ``b12labs.interpret(**panel)``:
+    its error code and message, or its status, B12 category (``fhir``: and FHIR code) and
+    value, findings and next steps."""
+    from b12labs.pandas import ERROR_CODES
+
+    result, error = scalar(**panel)
+    if error is not None:
+        code, _, message = out["b12labs_error"][pos].partition(": ")
+        assert ERROR_CODES[code] is type(error)
+        assert message == error.message
+        return
+    assert out["b12labs_error"][pos] == ""
+    assert out["b12labs_status"][pos] == result.status.value
+    assert out["b12labs_b12_category"][pos] == result.markers["b12"].category.value
+    if fhir:
+        assert out["b12labs_b12_fhir"][pos] == result.markers["b12"].interpretation_code.value
+    assert math.isclose(out["b12labs_b12_value"][pos], result.markers["b12"].value)
+    findings = out["b12labs_findings"][pos]
+    assert tuple(findings.split(";") if findings else ()) == result.finding_codes
+    steps = out["b12labs_next_steps"][pos]
+    assert tuple(steps.split(";") if steps else ()) == result.next_step_codes

@@ -111,3 +111,10 @@ def test_score_never_imports_pandas_whatever_the_columns(tmp_path: Path, columns
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_scalars_of_equal_python_values_keep_their_types() -> None:
+    # False == 0 == 0.0 in Python: each still gets its own Arrow type
+    assert scalar(False).type == pa.bool_()
+    assert scalar(0).type == pa.int64()
+    assert scalar(0.0).type == pa.float64()

@@ -8,10 +8,6 @@ itself. The expected SQL types are the ones the issue fixes for each Arrow resul
 
 from __future__ import annotations
 
-import math
-import subprocess
-import sys
-import textwrap
 from typing import Any
 
 import pytest
@@ -20,7 +16,16 @@ from hypothesis import strategies as st
 
 import b12labs
 from b12labs import B12LabsError, ColumnError
-from messy_rows import assert_same_results, expected_results, kind, messy, pandas_frame
+from conftest import import_without
+from messy_rows import (
+    assert_reaches_every_kind,
+    assert_row_is_scalar,
+    assert_same_results,
+    expected_results,
+    kind,
+    messy,
+    pandas_frame,
+)
 
 duckdb = pytest.importorskip("duckdb")
 pa = pytest.importorskip("pyarrow")
@@ -30,7 +35,6 @@ bpd = pytest.importorskip("b12labs.pandas")
 categories = b12labs.arrow.categories  # b12labs.arrow is imported by b12labs.duckdb
 output_schema = b12labs.output_schema
 interpret_frame = bpd.interpret_frame
-ERROR_CODES = bpd.ERROR_CODES
 
 VECTOR = duckdb.__standard_vector_size__  # a scalar function sees at most this many rows
 
@@ -81,11 +85,7 @@ def test_relation_rows_equal_interpret_frame(con: Any) -> None:
     data = messy()
     scored = bdd.interpret_relation(table(con, data))
     expected = expected_results(data)
-    # the pools reach every kind of row: results, row errors, and insufficient data
-    assert any(e == "" for e in expected["b12labs_error"])
-    assert any(e and e.startswith("invalid_value:") for e in expected["b12labs_error"])
-    assert any(e and e.startswith("unknown_unit:") for e in expected["b12labs_error"])
-    assert len(set(expected["b12labs_status"]) - {None}) >= 3
+    assert_reaches_every_kind(expected)
     assert_same_results(results_of(scored), expected)
 
 
@@ -325,47 +325,16 @@ def test_input_is_not_modified(con: Any) -> None:
 
 # ----------------------------------------------------------------------------- install hint
 
-_BLOCK = """
-import importlib.abc, sys
-
-class Block(importlib.abc.MetaPathFinder):  # as if {name} were not installed
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == {name!r} or fullname.startswith({name!r} + "."):
-            raise ModuleNotFoundError(f"No module named {{fullname!r}}", name=fullname)
-        return None
-
-sys.meta_path.insert(0, Block())
-"""
-
 
 @pytest.mark.parametrize("missing", ["duckdb", "pyarrow"])
 def test_import_without_the_extra_says_how_to_install(missing: str) -> None:
-    code = _BLOCK.format(name=missing) + textwrap.dedent(
-        """
-        import b12labs
-        try:
-            import b12labs.duckdb
-        except ModuleNotFoundError as error:
-            assert isinstance(error.__cause__, ModuleNotFoundError), repr(error.__cause__)
-            print(error.name, error)
-        else:
-            raise SystemExit("no ImportError")
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = import_without(missing, "b12labs.duckdb")
     assert done.returncode == 0, done.stderr
     assert 'pip install "b12labs[duckdb]"' in done.stdout
     assert done.stdout.startswith(missing + " ")
 
 
 # ----------------------------------------------------------------------------- properties
-
-
-def scalar(**kwargs: Any) -> tuple[Any, B12LabsError | None]:
-    try:
-        return b12labs.interpret(**kwargs), None
-    except B12LabsError as error:
-        return None, error
 
 
 @settings(max_examples=30)
@@ -405,18 +374,5 @@ def test_property_sql_row_equals_scalar(rows: list[tuple[str, float, str, Any, A
     finally:
         con.close()
     for pos, (_, b12, mma, age) in enumerate(values):
-        result, error = scalar(b12=b12, mma=None if mma is None else (mma, "umol/L"), age=age)
-        if error is not None:
-            code, _, message = out["b12labs_error"][pos].partition(": ")
-            assert ERROR_CODES[code] is type(error)
-            assert message == error.message
-            continue
-        assert out["b12labs_error"][pos] == ""
-        assert out["b12labs_status"][pos] == result.status.value
-        assert out["b12labs_b12_category"][pos] == result.markers["b12"].category.value
-        assert out["b12labs_b12_fhir"][pos] == result.markers["b12"].interpretation_code.value
-        assert math.isclose(out["b12labs_b12_value"][pos], result.markers["b12"].value)
-        findings = out["b12labs_findings"][pos]
-        assert tuple(findings.split(";") if findings else ()) == result.finding_codes
-        steps = out["b12labs_next_steps"][pos]
-        assert tuple(steps.split(";") if steps else ()) == result.next_step_codes
+        panel = {"b12": b12, "mma": None if mma is None else (mma, "umol/L"), "age": age}
+        assert_row_is_scalar(out, pos, panel, fhir=True)

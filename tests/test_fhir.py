@@ -48,6 +48,7 @@ from b12labs.fhir import (
     to_fhir,
 )
 from conftest import CANONICAL, RANGES
+from test_fhir_context import condition  # a Condition, with its clinical and verification status
 
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 BASE = "https://fhir.example.org"
@@ -1039,8 +1040,6 @@ TODAY = dt.date(2024, 6, 1)  # "today" for every test below that gives it
 SNOMED = "http://snomed.info/sct"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
-CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 # HL7 IPS Observation-pregnancy-status-uv-ips: code fixed to LOINC 82810-3 "Pregnancy status".
 PREGNANCY_STATUS = "82810-3"
 
@@ -1052,32 +1051,6 @@ def pregnancy_status(
     resource = obs(id_, PREGNANCY_STATUS, date=date, **extra)
     resource.pop("category")
     resource["valueCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
-    return resource
-
-
-def condition(
-    id_: str,
-    system: str,
-    code: str,
-    *,
-    clinical: str | None = "active",
-    verification: str | None = None,
-    subject: str = "Patient/p1",
-    **extra: Any,
-) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Condition",
-        "id": id_,
-        "code": {"coding": [{"system": system, "code": code}]},
-        "subject": {"reference": subject},
-    }
-    if clinical is not None:
-        resource["clinicalStatus"] = {"coding": [{"system": CLINICAL, "code": clinical}]}
-    if verification is not None:
-        resource["verificationStatus"] = {
-            "coding": [{"system": VERIFICATION, "code": verification}]
-        }
-    resource.update(extra)
     return resource
 
 

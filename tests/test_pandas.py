@@ -40,7 +40,7 @@ from b12labs._analytes import analyte_info
 from b12labs._equations import equation_constants
 from b12labs._models import MEASUREMENT_PATTERN
 from b12labs._profile import compiled
-from conftest import is_missing
+from conftest import is_missing, run_without
 
 pd = pytest.importorskip("pandas")
 PA = pytest.importorskip("pyarrow")
@@ -606,23 +606,11 @@ def test_import_b12labs_does_not_import_pandas():
     assert done.returncode == 0, done.stderr
 
 
-_BLOCK = """
-import importlib.abc, sys
-
-class Block(importlib.abc.MetaPathFinder):  # as if {name} were not installed
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == {name!r} or fullname.startswith({name!r} + "."):
-            raise ModuleNotFoundError(f"No module named {{fullname!r}}", name=fullname)
-        return None
-
-sys.meta_path.insert(0, Block())
-"""
-
-
 @pytest.mark.parametrize("missing", ["pandas", "pyarrow"])
 @pytest.mark.parametrize("how", ["import b12labs.pandas", "b12labs.interpret_frame"])
 def test_batch_import_without_pandas_says_how_to_install(missing: str, how: str):
-    code = _BLOCK.format(name=missing) + textwrap.dedent(
+    done = run_without(
+        missing,
         f"""
         import b12labs
         b12labs.interpret(b12="150 pmol/L")  # the single-panel API needs neither
@@ -636,9 +624,8 @@ def test_batch_import_without_pandas_says_how_to_install(missing: str, how: str)
             print(error)
         else:
             raise SystemExit("no ImportError")
-        """
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert 'pip install "b12labs[pandas]"' in done.stdout
     assert missing in done.stdout

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
-import textwrap
 from typing import Any
 
 import pytest
@@ -21,7 +18,17 @@ from hypothesis import strategies as st
 
 import b12labs
 from b12labs import B12LabsError, ColumnError
-from messy_rows import POOLS, assert_same_results, expected_results, kind, messy, pandas_frame
+from conftest import import_without
+from messy_rows import (
+    POOLS,
+    assert_reaches_every_kind,
+    assert_row_is_scalar,
+    assert_same_results,
+    expected_results,
+    kind,
+    messy,
+    pandas_frame,
+)
 
 pl = pytest.importorskip("polars")
 pa = pytest.importorskip("pyarrow")
@@ -31,7 +38,6 @@ bpd = pytest.importorskip("b12labs.pandas")
 categories = b12labs.arrow.categories  # b12labs.arrow is imported by b12labs.polars
 output_schema = b12labs.output_schema
 interpret_frame = bpd.interpret_frame
-ERROR_CODES = bpd.ERROR_CODES
 
 
 def polars_frame(data: dict[str, list[Any]]) -> Any:
@@ -63,11 +69,7 @@ def test_dataframe_rows_equal_interpret_frame() -> None:
     data = messy()
     out = polars_frame(data).b12labs.interpret()
     expected = expected_results(data)
-    # the pools reach every kind of row: results, row errors, and insufficient data
-    assert any(e == "" for e in expected["b12labs_error"])
-    assert any(e and e.startswith("invalid_value:") for e in expected["b12labs_error"])
-    assert any(e and e.startswith("unknown_unit:") for e in expected["b12labs_error"])
-    assert len(set(expected["b12labs_status"]) - {None}) >= 3
+    assert_reaches_every_kind(expected)
     assert_same_results(results_of_polars(out), expected)
 
 
@@ -248,34 +250,10 @@ def test_input_is_not_modified() -> None:
 
 # ----------------------------------------------------------------------------- install hint
 
-_BLOCK = """
-import importlib.abc, sys
-
-class Block(importlib.abc.MetaPathFinder):  # as if {name} were not installed
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == {name!r} or fullname.startswith({name!r} + "."):
-            raise ModuleNotFoundError(f"No module named {{fullname!r}}", name=fullname)
-        return None
-
-sys.meta_path.insert(0, Block())
-"""
-
 
 @pytest.mark.parametrize("missing", ["polars", "pyarrow"])
 def test_import_without_the_extra_says_how_to_install(missing: str) -> None:
-    code = _BLOCK.format(name=missing) + textwrap.dedent(
-        """
-        import b12labs
-        try:
-            import b12labs.polars
-        except ModuleNotFoundError as error:
-            assert isinstance(error.__cause__, ModuleNotFoundError), repr(error.__cause__)
-            print(error.name, error)
-        else:
-            raise SystemExit("no ImportError")
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = import_without(missing, "b12labs.polars")
     assert done.returncode == 0, done.stderr
     assert 'pip install "b12labs[polars]"' in done.stdout
     assert done.stdout.startswith(missing + " ")
@@ -312,13 +290,6 @@ def test_property_any_cut_gives_interpret_frame(
 B12_UNITS = ("pmol/L", "pg/mL", "ng/L")
 
 
-def scalar(**kwargs: Any) -> tuple[Any, B12LabsError | None]:
-    try:
-        return b12labs.interpret(**kwargs), None
-    except B12LabsError as error:
-        return None, error
-
-
 @settings(max_examples=60)
 @given(
     st.lists(
@@ -345,19 +316,9 @@ def test_property_batch_equals_scalar(rows: list[tuple[float, str, float | None,
     with pl.Config(streaming_chunk_size=3):
         out = frame.lazy().b12labs.interpret().collect(engine="streaming")
     for pos, (value, unit, mma, age) in enumerate(rows):
-        result, error = scalar(
-            b12=f"{value} {unit}", mma=None if mma is None else (mma, "umol/L"), age=age
-        )
-        if error is not None:
-            code, _, message = out["b12labs_error"][pos].partition(": ")
-            assert ERROR_CODES[code] is type(error)
-            assert message == error.message
-            continue
-        assert out["b12labs_error"][pos] == ""
-        assert out["b12labs_status"][pos] == result.status.value
-        assert out["b12labs_b12_category"][pos] == result.markers["b12"].category.value
-        assert math.isclose(out["b12labs_b12_value"][pos], result.markers["b12"].value)
-        findings = out["b12labs_findings"][pos]
-        assert tuple(findings.split(";") if findings else ()) == result.finding_codes
-        steps = out["b12labs_next_steps"][pos]
-        assert tuple(steps.split(";") if steps else ()) == result.next_step_codes
+        panel = {
+            "b12": f"{value} {unit}",
+            "mma": None if mma is None else (mma, "umol/L"),
+            "age": age,
+        }
+        assert_row_is_scalar(out, pos, panel)

@@ -77,7 +77,7 @@ def test_a_cached_result_part_is_not_shared_mutable_state() -> None:
 
 
 def test_zero_age_and_egfr_keep_their_own_results() -> None:
-    # 0 and -0.0 are one cache key; a zero age or eGFR is read afresh (-0.0 is read as 0).
+    # 0 and -0.0 are one cache key: the Panel's checks read -0.0 as 0, so both print alike.
     # Markers cannot be zero: their plausible ranges start above it (_data/analytes.toml).
     zero = b12labs.interpret(hcy="12 umol/L", age=0, egfr=0)
     negative_zero = b12labs.interpret(hcy="12 umol/L", age=-0.0, egfr=-0.0)

@@ -106,7 +106,7 @@ def strings(texts: Sequence[str | None]) -> pa.Array:
     return pa.Array.from_buffers(kind, len(encoded), [validity, pa.py_buffer(offsets), data])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None, typed=True)  # typed: False, 0 and 0.0 are three scalars
 def scalar(value: bool | int | float | str, kind: pa.DataType | None = None) -> pa.Scalar:
     """An Arrow scalar of ``value`` (of type ``kind``: bool, int64, float64 or string by
     default), for compute functions (a Python value there goes through ``pa.scalar``)."""

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import fhir as _fhir
 from ._data_files import read_toml
+from ._fhir_codes import ICD10, ICD10_CM, SNOMED
 from ._models import RiskFactor
 
 if TYPE_CHECKING:
@@ -66,9 +67,6 @@ __all__ = [
     "risk_factors_of",
 ]
 
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
 #: The short names of ``_data/fhir_risk_codes.toml`` and the FHIR code system URIs they stand for.

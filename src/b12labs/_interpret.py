@@ -118,11 +118,9 @@ _PANEL_FIELDS: frozenset[str] = frozenset(_ACCEPTED)
 def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
     fields = panel.__dict__  # plain dict access: this function is the hot path
     age = fields["age"]
-    context = _CONTEXT_FIELDS(fields)
-    # A zero age or eGFR is read afresh: 0.0 and -0.0 are one cache key but print differently.
-    patient, mma_band, before, after = (
-        _context if age != 0 and fields["egfr"] != 0 else _context.__wrapped__
-    )(*context, cp)
+    # The caches below key on numbers: the Panel's checks read -0.0 as 0.0 (_models._number),
+    # so two values that compare equal also print alike.
+    patient, mma_band, before, after = _context(*_CONTEXT_FIELDS(fields), cp)
     markers: dict[Any, MarkerAssessment] = {}
     levels: dict[str, int] = {}
     exact: dict[str, float] = {}
@@ -131,13 +129,11 @@ def _interpret(panel: Panel, cp: CompiledProfile) -> Interpretation:
         measurement: Measurement | None = fields[analyte]
         if measurement is None:
             continue
-        value = measurement.value
         censor = measurement.censor
-        # A zero is assessed afresh: 0.0 and -0.0 are one cache key but print differently.
-        marker, level, check_unit = (_assessed if value else _assessed.__wrapped__)(
+        marker, level, check_unit = _assessed(
             analyte,
             key,
-            value,
+            measurement.value,
             measurement.unit,
             censor,
             measurement.source,

@@ -676,23 +676,33 @@ def _interval(cuts: Cuts) -> ReferenceInterval:
 def _check_sources(profile: Profile) -> None:
     for path, threshold in profile.thresholds().items():
         if threshold.source not in profile.sources:
-            known = ", ".join(sorted(profile.sources)) or "none"
-            raise InvalidProfileError(
-                f"profile {profile.id!r}: {path} cites source {threshold.source!r}, which is not "
-                f"in the profile's [sources] (known: {known})",
+            raise _unknown_source(
+                profile,
+                path,
+                threshold.source,
                 analyte=path.split(".")[0],
                 value=threshold.value,
                 unit=threshold.unit,
             )
     for path, rcv in profile.reference_change_values().items():
         if rcv.source not in profile.sources:
-            known = ", ".join(sorted(profile.sources)) or "none"
-            raise InvalidProfileError(
-                f"profile {profile.id!r}: {path} cites source {rcv.source!r}, which is not "
-                f"in the profile's [sources] (known: {known})",
-                analyte=path.split(".")[1],
-                value=rcv.source,
+            raise _unknown_source(
+                profile, path, rcv.source, analyte=path.split(".")[1], value=rcv.source
             )
+
+
+def _unknown_source(
+    profile: Profile, path: str, source: str, *, analyte: str, value: Any, unit: str | None = None
+) -> InvalidProfileError:
+    """The error for a threshold or RCV at ``path`` citing a source the profile lacks."""
+    known = ", ".join(sorted(profile.sources)) or "none"
+    return InvalidProfileError(
+        f"profile {profile.id!r}: {path} cites source {source!r}, which is not "
+        f"in the profile's [sources] (known: {known})",
+        analyte=analyte,
+        value=value,
+        unit=unit,
+    )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -813,7 +823,7 @@ def _differences(profile: Profile, shipped: Profile) -> str:
     found = [path for path in sorted(set(ours) | set(theirs)) if ours.get(path) != theirs.get(path)]
     for name in Profile.model_fields:
         if name in _BLOCKS - {"sources"} or name in ("applies_from_age", "review_after_treatment"):
-            continue  # compared threshold by threshold above (and the RCVs below)
+            continue  # compared threshold by threshold (and RCV by RCV) above
         if getattr(profile, name) != getattr(shipped, name):
             found.append(name)
     if not found:

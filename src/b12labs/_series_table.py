@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ._analytes import MARKERS
+from ._analytes import MARKERS, analyte_info
 from ._exceptions import ColumnError, InvalidValueError, brief
 from ._models import MISSING_TOKENS, Censor
 from ._profile import DEFAULT_PROFILE, Profile, compiled
@@ -57,7 +57,6 @@ from ._table import (
     _is_missing_cell,
     _is_missing_text,
     _normalize,
-    _parse_measurements,
     _pylist,
     _readable,
     _resolve_columns,
@@ -65,7 +64,7 @@ from ._table import (
     _yes_no,
     score_table,
 )
-from ._vector import CATEGORIES
+from ._vector import CATEGORIES, STATUSES
 from ._version import SCHEMA_VERSION
 
 __all__ = ["DATE_NAMES", "Analysis", "SeriesColumn", "SeriesScored", "score_series"]
@@ -140,8 +139,6 @@ class SeriesScored(Scored):
     #: Per patient id (None for ``patient=None``): the patient's analysis.
     analyses: dict[Any, Analysis] = field(default_factory=dict)
     on_treatment: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    #: Censor codes of each marker column (0 none, 1 '<', 2 '<=', 3 '>', 4 '>=').
-    censors: dict[str, npt.NDArray[np.int8]] = field(default_factory=dict)
 
     def columns(
         self, selection: ColumnSelection = "standard"
@@ -184,40 +181,30 @@ class SeriesScored(Scored):
         """The report lines of one patient's points (rows in date order)."""
         analysis = self.analyses[patient]
         out: list[PointSummary] = []
-        markers = [str(m) for m in MARKERS if str(m) in self.found.value]
+        units = {
+            str(m): analyte_info(str(m)).canonical_unit
+            for m in MARKERS
+            if str(m) in self.found.value
+        }
         for row, day in zip(analysis.rows, analysis.dates, strict=True):
             shown = []
-            for key in markers:
+            for key, unit in units.items():
                 code = int(self.result.categories[key][row])
                 if code < 0:
                     continue
                 censor = _CENSORS[int(self.censors[key][row])]
-                unit = _unit(key)
                 shown.append(
                     (key, float(self.values[key][row]), censor, unit, CATEGORIES[code].value)
                 )
-            status_code = int(self.result.status[row])
             out.append(
                 PointSummary(
                     collected=day,
                     on_treatment=bool(self.on_treatment[row]),
-                    status=str(_status(status_code)),
+                    status=STATUSES[int(self.result.status[row])].value,
                     markers=tuple(shown),
                 )
             )
         return out
-
-
-def _status(code: int) -> str:
-    from ._vector import STATUSES
-
-    return STATUSES[code].value
-
-
-def _unit(key: str) -> str:
-    from ._analytes import analyte_info
-
-    return analyte_info(key).canonical_unit
 
 
 # ----------------------------------------------------------------------------- cells
@@ -493,12 +480,11 @@ def score_series(
                 on[row] = True
     on[list(series_errors)] = False
 
-    found = _resolve_columns(labels, columns)
     getter = column
     options_columns = columns
     score_labels: list[Hashable] = labels
     if on.any():
-        own = found.value.get("recent_b12_treatment")
+        own = _resolve_columns(labels, columns).value.get("recent_b12_treatment")
         if own is not None:
             injected = _with_treatment(column(own), on)
 
@@ -526,12 +512,7 @@ def score_series(
     valid = scored.problems.index < 0
     valid[list(series_errors)] = False
     markers = [str(m) for m in MARKERS if str(m) in scored.found.value]
-    censors: dict[str, npt.NDArray[np.int8]] = {}
-    for key in markers:
-        parsed = _parse_measurements(
-            _readable(_without_views(column(scored.found.value[key])), "measure")
-        )
-        censors[key] = parsed.censor
+    censors = scored.censors  # read by score_table: a result's censor code is its cell's
 
     out = SeriesScored(
         scored.n,
@@ -581,9 +562,8 @@ def score_series(
             if finding.code not in codes:
                 codes.append(finding.code)
 
-    in_series = valid.copy()
     series: list[SeriesColumn] = [
-        SeriesColumn(f"{PREFIX}series_on_treatment", "bool", on.copy(), ~in_series)
+        SeriesColumn(f"{PREFIX}series_on_treatment", "bool", on.copy(), ~valid)
     ]
     for key in markers:
         pct = np.full(n, np.nan)
@@ -620,7 +600,7 @@ def score_series(
     for row, found_codes in finding_rows.items():
         text = ";".join(sorted(found_codes, key=order.index))
         finding_codes[row] = texts.setdefault(text, len(texts))
-    finding_codes[~in_series] = -1
+    finding_codes[~valid] = -1
     series.append(
         SeriesColumn(f"{PREFIX}series_findings", "text", finding_codes, categories=tuple(texts))
     )

@@ -660,8 +660,7 @@ class _Encoded:
             encoded = pc.dictionary_encode(array)
             index = integers(encoded.indices).astype(np.int64)
             return cls(index, encoded.dictionary.to_pylist())
-        known = strings(vocabulary)
-        index = integers(pc.index_in(array, value_set=known)).astype(np.int64)
+        index = integers(pc.index_in(array, value_set=_spellings(vocabulary))).astype(np.int64)
         other = np.flatnonzero((index < 0) & _bool_array(pc.is_valid(array)))
         if other.size == 0:
             return cls(index, list(vocabulary))
@@ -795,7 +794,7 @@ def _numbers(readable: _Readable) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
 
 @functools.lru_cache(maxsize=64)
 def _spellings(spelled: tuple[str, ...]) -> pa.Array:
-    """The spellings of a code table as an Arrow array (built once per table)."""
+    """Texts (a code table's spellings, a vocabulary) as an Arrow array, built once each."""
     return strings(spelled)
 
 
@@ -1055,6 +1054,9 @@ class Scored:
     #: What produced the results: rules_version, profile_id, profile_version, library_version,
     #: schema_version.
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: Censor code of each marker column found (0 none, 1 '<', 2 '<=', 3 '>', 4 '>='; 0 in a
+    #: cell that is not a measurement).
+    censors: dict[str, npt.NDArray[np.int8]] = field(default_factory=dict)
 
     def columns(
         self, selection: ColumnSelection = "standard"
@@ -1301,7 +1303,7 @@ def score_table(
         "library_version": __version__,
         "schema_version": SCHEMA_VERSION,
     }
-    return Scored(n, found, values, evaluate(cp, batch), problems, provenance)
+    return Scored(n, found, values, evaluate(cp, batch), problems, provenance, censors)
 
 
 def _fixed_units(units: Mapping[str, str] | None) -> dict[str, str]:

@@ -119,10 +119,11 @@ def interpret_table(
     return _score(_as_table(data), 0, options)
 
 
-def _interpret_with_views(data: Any, **options: Any) -> pa.Table:
-    """:func:`interpret_table` with the text results as ``string_view`` arrays (for polars,
-    whose strings are views: they then cross without a copy of every row's text)."""
-    return _score(_as_table(data), 0, {"errors": "collect", **options}, views=True)
+def _interpret_with_views(data: Any, options: dict[str, Any]) -> pa.Table:
+    """:func:`interpret_table` (``options``: its keyword arguments, all four) with the text
+    results as ``string_view`` arrays (for polars, whose strings are views: they then cross
+    without a copy of every row's text)."""
+    return _score(_as_table(data), 0, options, views=True)
 
 
 def output_schema(

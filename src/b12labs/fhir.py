@@ -58,6 +58,7 @@ from typing import Any
 from . import _fhir_context
 from ._analytes import MARKERS, analyte_info
 from ._exceptions import B12LabsError, FhirError, InvalidValueError, UnitError
+from ._fhir_codes import ICD10, ICD10_CM, SNOMED
 from ._models import (
     Interpretation,
     Measurement,
@@ -99,10 +100,6 @@ __all__ = [
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-SNOMED = "http://snomed.info/sct"
-#: ICD-10 (WHO) and ICD-10-CM, as FHIR names them.
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -289,13 +286,8 @@ def _read_entries(entries: list[_Entry], patient: _Entry | None, today: dt.date)
     checked: list[dict[str, Any]] = []  # the Observations whose dates must make sense
     for obs in observations:
         label = _label(obs)
-        key = _key(obs)
+        key = _read_key(obs, result.ignored, result.notes)
         if key is None:
-            result.ignored.append(f"{label} ({_display(obs)})")
-            continue
-        status = obs.get("status")
-        if status in _NOT_USED:
-            result.notes.append(f"{label} not used: its status is {status}")
             continue
         checked.append(obs)
         if key in _OWN_CONTEXT and not _has_value(obs, key):
@@ -356,6 +348,20 @@ def _read_entries(entries: list[_Entry], patient: _Entry | None, today: dt.date)
         _read_patient(patient.resource, birth, tested, fields, result)
     result.panel = _panel(fields, result)
     return result
+
+
+def _read_key(obs: Mapping[str, Any], ignored: list[str], notes: list[str]) -> str | None:
+    """The panel field an Observation gives, or None when it is left out: nothing b12labs
+    reads (listed in ``ignored``) or an excluded status (a note says so)."""
+    key = _key(obs)
+    if key is None:
+        ignored.append(f"{_label(obs)} ({_display(obs)})")
+        return None
+    status = obs.get("status")
+    if status in _NOT_USED:
+        notes.append(f"{_label(obs)} not used: its status is {status}")
+        return None
+    return key
 
 
 def _censored_bound(label: str, key: str, bound: float, comparator: str, notes: list[str]) -> float:
@@ -1517,13 +1523,8 @@ def read_fhir_series(data: Any, *, today: dt.date | None = None) -> FhirSeries:
         if obs.get("resourceType") != "Observation":
             shared.append(entry)
             continue
-        key = _key(obs)
+        key = _read_key(obs, series.ignored, series.notes)
         if key is None:
-            series.ignored.append(f"{_label(obs)} ({_display(obs)})")
-            continue
-        status = obs.get("status")
-        if status in _NOT_USED:
-            series.notes.append(f"{_label(obs)} not used: its status is {status}")
             continue
         when = _effective(obs)
         if key in _RESULT_KEYS:

@@ -143,11 +143,11 @@ def interpret(
     )
 
 
-def _score_batch(frame: pl.DataFrame, options: Mapping[str, Any]) -> pl.DataFrame:
+def _score_batch(frame: pl.DataFrame, options: dict[str, Any]) -> pl.DataFrame:
     """One batch scored: its columns, untouched, then the result columns."""
     # The frame goes to Arrow through the PyCapsule stream (zero-copy: polars' string views
     # are read as they are); only the result columns come back, next to the input's series.
-    table = _interpret_with_views(frame, **options)
+    table = _interpret_with_views(frame, options)
     width = frame.width
     results = [
         _series(table.schema.field(i), table.column(i)) for i in range(width, table.num_columns)
@@ -169,7 +169,7 @@ def _series(field: Any, column: Any) -> pl.Series:
     return pl.Series(field.name, column, dtype=dtype)
 
 
-def _interpret_lazy(frame: pl.LazyFrame, options: Mapping[str, Any]) -> pl.LazyFrame:
+def _interpret_lazy(frame: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFrame:
     schema = frame.collect_schema()
     # pl.Schema exports its Arrow form (__arrow_c_schema__), the one the batches export:
     # this raises any ColumnError now, and gives the result fields every batch will have.

@@ -15,7 +15,14 @@ from fastapi import Request
 from ..fhir import MAX_DEPTH
 from ._errors import ServiceError
 
-__all__ = ["MAX_DEPTH", "JsonArrayItems", "media_type", "parse_json", "require_media_type"]
+__all__ = [
+    "MAX_DEPTH",
+    "JsonArrayItems",
+    "media_type",
+    "parse_json",
+    "require_media_type",
+    "utf8_text",
+]
 
 _WHITESPACE = " \t\n\r"
 _DECODER = json.JSONDecoder()
@@ -52,12 +59,7 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
     :data:`~b12labs.fhir.MAX_DEPTH` levels deep."""
     if not body.strip():
         raise ServiceError(400, "invalid_json", f"{what} is empty; send JSON")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ServiceError(
-            400, "invalid_json", f"{what} is not UTF-8 text (byte {error.start}); send JSON"
-        ) from None
+    text = utf8_text(body, what, advice="; send JSON")
     try:
         data = json.loads(text)
     except RecursionError:
@@ -74,6 +76,16 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and too_deep(data):
         raise _too_deep(what)
     return data
+
+
+def utf8_text(body: bytes, what: str = "the body", *, advice: str = "") -> str:
+    """``body`` decoded as UTF-8, refused with 400 (``invalid_json``) when it is not."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ServiceError(
+            400, "invalid_json", f"{what} is not UTF-8 text (byte {error.start}){advice}"
+        ) from None
 
 
 def too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:

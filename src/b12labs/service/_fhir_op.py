@@ -40,7 +40,7 @@ from .._interpret import interpret
 from .._profile import Profile
 from ..fhir import read_fhir, to_fhir
 from ._body import parse_json, require_media_type
-from ._errors import ServiceError, service_error
+from ._errors import FHIR_MEDIA_TYPE, ServiceError, service_error
 from ._limits import run_sync
 from ._openapi import json_body, problems, ref
 from ._settings import chosen_profile
@@ -49,7 +49,6 @@ __all__ = ["OPERATION", "router"]
 
 #: The operation's name.
 OPERATION = "$b12-interpret"
-FHIR_JSON = "application/fhir+json"
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _NOTES_ID = uuid.UUID("0f3c7b2e-4b7d-4e0a-9c51-b12b12b12f00")
 
@@ -62,27 +61,27 @@ router = APIRouter(prefix="/fhir", tags=["FHIR"])
     response_model=None,
     openapi_extra=json_body(
         {"anyOf": [ref("Bundle"), ref("Parameters")]},
-        media=(FHIR_JSON, "application/json"),
+        media=(FHIR_MEDIA_TYPE, "application/json"),
         profile=True,
     ),
     responses={
         200: {
             "description": "A collection Bundle of the interpreted Observations.",
-            "content": {FHIR_JSON: {"schema": ref("Bundle")}},
+            "content": {FHIR_MEDIA_TYPE: {"schema": ref("Bundle")}},
         },
         **problems(400, 413, 415, 422, 503, fhir=True),
     },
 )
 async def b12_interpret(request: Request) -> Response:
     """Interpret one patient's FHIR resources; answer the interpreted Observations."""
-    require_media_type(request, (FHIR_JSON, "application/json"))
+    require_media_type(request, (FHIR_MEDIA_TYPE, "application/json"))
     data = parse_json(await request.body())
     bundle, named = _unwrap(data)
     chosen = chosen_profile(
         request, named if named is not None else request.query_params.get("profile")
     )
     result = await run_sync(_interpret, bundle, chosen)
-    return Response(result, media_type=FHIR_JSON)
+    return Response(result, media_type=FHIR_MEDIA_TYPE)
 
 
 def _unwrap(data: Any) -> tuple[dict[str, Any], str | None]:

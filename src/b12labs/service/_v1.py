@@ -35,7 +35,7 @@ from .._exceptions import B12LabsError, ColumnError
 from .._interpret import interpret
 from .._models import Measurement
 from .._profile import Profile
-from ._body import JsonArrayItems, parse_json, require_media_type, too_deep
+from ._body import JsonArrayItems, parse_json, require_media_type, too_deep, utf8_text
 from ._errors import ServiceError, log_internal, service_error
 from ._limits import deadline_of, run_sync
 from ._openapi import MEASURED, PROFILE_PARAMETER, json_body, problems, ref
@@ -141,14 +141,7 @@ async def interpret_batch(request: Request) -> Response:
         limit = deadline_of(request.scope)
         seconds = max(0.0, limit - time.monotonic())
         deadline = limit - min(1.0, 0.25 * seconds)  # end the stream before the hard limit
-        body = await request.body()
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ServiceError(
-                400, "invalid_json", f"the body is not UTF-8 text (byte {error.start})"
-            ) from None
-        items = JsonArrayItems(text)
+        items = JsonArrayItems(utf8_text(await request.body()))
         items.start()
         first: Any = _END
         if not items.done:
