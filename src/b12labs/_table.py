@@ -375,7 +375,7 @@ def _readable(column: Any, role: Role) -> _Readable:
         if types.is_bool_dtype(dtype) or types.is_numeric_dtype(dtype):
             return _objects(column.tolist(), role)  # str() of each cell, as Panel reads it
         try:
-            array = pa.array(column.array, from_pandas=True)
+            array = _from_pandas(column.array)
             if pa.types.is_dictionary(array.type):
                 array = pc.cast(array, array.type.value_type)
         except Exception:  # mixed objects, text that is not valid Unicode: cell by cell
@@ -411,7 +411,7 @@ def _readable(column: Any, role: Role) -> _Readable:
         return _objects(column.tolist(), role)
     if isinstance(dtype, types.CategoricalDtype):
         try:
-            array = pa.array(column.array)
+            array = _from_pandas(column.array, from_pandas=False)
         except Exception:
             return _objects(column.tolist(), role)
         return _readable_arrow(array, role)
@@ -462,6 +462,34 @@ def _text_array(array: Any) -> pa.Array:
     if not pa.types.is_string(array.type):
         array = pc.cast(array, pa.string())
     return array
+
+
+#: What pandas infers for object cells that pyarrow converts without the crash below.
+_SAFE_INFERRED = frozenset(
+    {"string", "empty", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "bytes"}
+)
+
+
+def _from_pandas(values: Any, *, from_pandas: bool = True) -> pa.Array:
+    """``pa.array`` of a pandas column's values, refused (``ArrowTypeError``, as pyarrow
+    refuses other mixes, so callers read the cells one by one) where pyarrow 26 crashes:
+    a numpy datetime64 among other numpy scalars in object cells or categories makes its
+    type inference end the process with a segmentation fault."""
+    from pandas.api import types
+
+    dtype = values.dtype
+    cells = None
+    if isinstance(dtype, types.CategoricalDtype):
+        cells = np.asarray(values.categories, dtype=object)
+    elif types.is_object_dtype(dtype):
+        cells = np.asarray(values, dtype=object)
+    if (
+        cells is not None
+        and types.infer_dtype(cells, skipna=True) not in _SAFE_INFERRED
+        and any(isinstance(cell, np.datetime64) for cell in cells)
+    ):
+        raise pa.ArrowTypeError("numpy datetime64 cells among other cells: read one by one")
+    return pa.array(values, from_pandas=from_pandas)
 
 
 @functools.cache
@@ -601,7 +629,7 @@ def _as_text(column: Any) -> pa.Array:
         array = column
     else:
         try:
-            array = pa.array(column.array, from_pandas=True)
+            array = _from_pandas(column.array)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             import pandas as pd
 
@@ -943,7 +971,7 @@ def _list_text(series: Any) -> pa.Array | None:
     """The column as Arrow text, or None when its cells are not all text (Python lists,
     bytes, dates...: read cell by cell as Panel reads them)."""
     try:
-        array = series if _is_arrow(series) else pa.array(series.array, from_pandas=True)
+        array = series if _is_arrow(series) else _from_pandas(series.array)
         if pa.types.is_dictionary(array.type):
             array = pc.cast(array, array.type.value_type)
     except Exception:  # mixed objects, text that is not valid Unicode
