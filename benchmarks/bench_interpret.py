@@ -34,6 +34,9 @@ from collections.abc import Callable
 import b12labs
 from b12labs import Panel, interpret
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_frame import installed_environment
+
 PANEL_KWARGS = {"b12": "150 pmol/L", "mma": "0.52 umol/L", "hcy": "12 umol/L", "age": 70}
 
 # The plain-Python baseline: one regex for "[<|>] number [unit]" (thousands separators
@@ -100,19 +103,6 @@ def cold_command_seconds(code: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     return time.perf_counter() - start
-
-
-def installed_environment(cache: str) -> dict[str, str]:
-    """The environment of the import timings: bytecode cached, as after ``pip install``.
-
-    pip compiles a package's bytecode when it installs it; an editable install or a
-    ``PYTHONDONTWRITEBYTECODE`` environment (this machine's) would make every run compile
-    b12labs' sources again while pandas' bytecode is cached. Every command here reads and
-    writes its bytecode under one temporary folder, after an untimed first run.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = cache
-    return env
 
 
 def main() -> None:
