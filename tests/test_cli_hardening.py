@@ -477,6 +477,62 @@ def test_full_standard_output_is_exit_2(tmp_path: Path) -> None:
     one_line_error(result.stderr, "standard output", "No space left")
 
 
+def test_console_script_ends_with_its_output_complete(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The console script ends its process without the interpreter's teardown
+    # (cli._end_process): what it wrote must be complete all the same. In-process main()
+    # is the reference.
+    source = tmp_path / "in.csv"
+    _big_input(source, 30_000)
+    with source.open("a", encoding="utf-8") as handle:
+        handle.write("p-junk,lots,0.2,50\n")  # one row error: exit code 1
+    reference = tmp_path / "reference.csv"
+    code, _, err = run_cli(capsys, "score", source, "-o", reference)
+    assert code == 1, err
+    # block-buffered output, as in a pipe without PYTHONUNBUFFERED
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONUNBUFFERED")}
+    result = subprocess.run(
+        [str(SCRIPT), "score", str(source)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == reference.read_text(encoding="utf-8")
+    explained = subprocess.run(
+        [str(SCRIPT), "explain", "--b12", "150 pmol/L", "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert explained.returncode == 0, explained.stderr
+    code, report, _ = run_cli(capsys, "explain", "--b12", "150 pmol/L", "--json")
+    assert code == 0
+    assert json.loads(explained.stdout) == json.loads(report)
+
+    # the notes and the summary, to its last line (only the timing and output name differ)
+    def lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if " rows read in " not in line]
+
+    assert lines(result.stderr) == lines(err)
+    assert len(lines(err)) >= 7
+    assert result.stderr.splitlines()[-1].strip().startswith("invalid_value")
+
+
+def test_reader_started_then_closed_stops_its_thread(tmp_path: Path) -> None:
+    # score starts parsing before it loads the profile; a failure in between closes the
+    # reader, which must stop its thread and release the file
+    import threading
+
+    from b12labs._io import open_input
+
+    source = tmp_path / "in.csv"
+    _big_input(source, 50_000)
+    reader = open_input(source, "csv", None, 10_000)
+    reader.start()
+    reader.close()
+    assert reader._handle.closed
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("b12labs-csv-read")]
+    assert alive == []
+
+
 def test_read_only_folder_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     if ROOT_USER:
         pytest.skip("running as root: chmod does not stop root from writing (see the /sys test)")

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._analytes import MARKERS, analyte_info
-from ._arrow_numpy import arrow_of, bools, integers, scalar, strings
+from ._arrow_numpy import arrow_of, bools, decimal_digits, integers, scalar, strings
 from ._arrow_numpy import floats as _arrow_floats
 from ._exceptions import (
     B12LabsError,
@@ -724,9 +724,13 @@ def _parse_measurements(readable: _Readable) -> _Parsed:
     text = parsed.text
     if text is None or len(text) == 0:
         return parsed
-    longest = pc.max(pc.utf8_length(text)).as_py()
+    # bytes first (read from the offsets): a cell has at least as many bytes as characters
+    longest = pc.max(pc.binary_length(text)).as_py()
     if longest is None or longest <= MAX_MEASUREMENT_LENGTH:
         return parsed  # no cell can be over the limit: no trimming pass
+    longest = pc.max(pc.utf8_length(text)).as_py()
+    if longest is None or longest <= MAX_MEASUREMENT_LENGTH:
+        return parsed
     long = _bool_array(
         pc.greater(
             pc.utf8_length(pc.utf8_trim_whitespace(text)),
@@ -778,12 +782,19 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
             cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, arrow_of(nan))))
             bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
         return _Parsed(value, censor, nowhere, no_units, bad, text)
-    # Fast path: cells that are a bare number (most of an export) are cast in one go.
-    plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
+    # Fast path: cells that are a bare number (most of an export) are cast in one go. The
+    # common spelling (digits, one point) is found from the buffers; the pattern is matched
+    # on the other cells only.
+    valid = _bool_array(pc.is_valid(text))
+    plain = decimal_digits(text)
+    unsure = np.flatnonzero(~plain & valid)
+    if unsure.size:
+        others = pc.take(text, arrow_of(unsure))
+        plain[unsure] = _bool_array(pc.match_substring_regex(others, _PLAIN_NUMBER))
     if plain.any():
         value[plain] = _floats(pc.filter(text, arrow_of(plain)))
     bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
-    rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
+    rest = np.flatnonzero(~plain & valid)
     if rest.size == 0:
         return _Parsed(value, censor, nowhere, no_units, bad, text)
     cells = pc.utf8_trim_whitespace(pc.take(text, arrow_of(rest)))
