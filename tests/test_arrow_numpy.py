@@ -3,7 +3,6 @@ that uses them never importing pandas (pyarrow would import it on a conversion: 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from b12labs._arrow_numpy import arrow_of, bools, decimal_digits, floats, integers, scalar, strings
+from b12labs._arrow_numpy import arrow_of, bools, floats, integers, scalar, strings
 
 rows = st.integers(0, 40)
 
@@ -66,39 +65,6 @@ def test_strings_round_trip(texts: list[str | None]) -> None:
     array = strings(texts)
     array.validate(full=True)
     assert array.to_pylist() == texts
-
-
-# Cells near the screen's edges: digits, points, exponents, signs, spaces, non-ASCII digits
-cells = st.one_of(
-    st.none(),
-    st.text(alphabet="0123456789.eE+- ,<\u0663\u00e9\n", max_size=8),
-    st.text(alphabet="0123.", max_size=6),
-    st.from_regex(r"[0-9]{0,3}(\.[0-9]{0,2}){0,3}", fullmatch=True),
-)
-
-
-@given(st.lists(cells, max_size=30), st.data(), st.sampled_from([pa.string(), pa.large_string()]))
-def test_decimal_digits_is_the_digits_and_one_point_pattern(
-    texts: list[str | None], data: st.DataObject, kind: pa.DataType
-) -> None:
-    start = data.draw(st.integers(0, len(texts)))
-    length = data.draw(st.integers(0, len(texts) - start))
-    # the reference: Python's regular expression on each cell ([0-9] is ASCII only), as
-    # the batch core's plain-number pattern reads a number without an exponent
-    array = pa.array(texts, type=kind).slice(start, length)
-    expected = [
-        text is not None and re.fullmatch(r"[0-9]+(?:\.[0-9]*)?", text) is not None
-        for text in array.to_pylist()
-    ]
-    assert decimal_digits(array).tolist() == expected
-    assert decimal_digits(pa.chunked_array([array], type=kind)).tolist() == expected
-
-
-def test_decimal_digits_cases() -> None:
-    texts = ["5", "5.", "5.25", ".5", "5.2.5", "", "1e3", " 5", "5 ", "-5", "\u0663", None, "0"]
-    found = decimal_digits(pa.array(texts, type=pa.string())).tolist()
-    assert found == [True, True, True, False, False, False, False, False, False, False, False,
-                     False, True]  # fmt: skip
 
 
 def test_chunked_arrays_are_read_whole() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["arrow_of", "bools", "decimal_digits", "floats", "integers", "scalar", "strings"]
+__all__ = ["arrow_of", "bools", "floats", "integers", "scalar", "strings"]
 
 
 def _validity(array: pa.Array) -> npt.NDArray[np.bool_] | None:
@@ -75,44 +75,6 @@ def integers(array: Any, fill: int = -1) -> npt.NDArray[Any]:
     """An integer Arrow array as numpy of its own width (``fill`` where null)."""
     array = _single(array)
     return _values(array, array.type.to_pandas_dtype(), fill)
-
-
-# byte value -> 0 an ASCII digit, 1 ".", 2 anything else
-_DIGIT_OR_POINT = np.full(256, 2, dtype=np.uint8)
-_DIGIT_OR_POINT[ord("0") : ord("9") + 1] = 0
-_DIGIT_OR_POINT[ord(".")] = 1
-
-
-def decimal_digits(array: Any) -> npt.NDArray[np.bool_]:
-    """Which cells of a string array are ASCII digits with at most one ``.`` after the first
-    digit (``^[0-9]+(\\.[0-9]*)?$``), read from the buffers by numpy (False where null).
-
-    A regular expression over every cell costs more; callers screen with this and match
-    the rest."""
-    array = _single(array)
-    n = len(array)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    window = slice(array.offset, array.offset + n + 1)
-    offsets: npt.NDArray[Any] = np.frombuffer(array.buffers()[1], dtype=offset_type)[window]
-    low, high = int(offsets[0]), int(offsets[-1])
-    if high == low:  # every cell empty
-        return np.zeros(n, dtype=bool)
-    kind = _DIGIT_OR_POINT[np.frombuffer(array.buffers()[2], dtype=np.uint8)[low:high]]
-    starts, ends = offsets[:-1] - low, offsets[1:] - low
-    other = np.zeros(high - low + 1, dtype=np.int64)
-    np.cumsum(kind == 2, out=other[1:])
-    points = np.zeros(high - low + 1, dtype=np.int64)
-    np.cumsum(kind == 1, out=points[1:])
-    ok: npt.NDArray[np.bool_] = ends > starts
-    ok &= kind[np.minimum(starts, high - low - 1)] == 0  # the first byte a digit
-    ok &= other[ends] == other[starts]
-    ok &= points[ends] - points[starts] <= 1
-    valid = _validity(array)
-    if valid is not None:
-        ok &= valid
-    return ok
 
 
 def arrow_of(values: npt.NDArray[Any], mask: npt.NDArray[np.bool_] | None = None) -> pa.Array:

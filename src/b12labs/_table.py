@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._analytes import MARKERS, analyte_info
-from ._arrow_numpy import arrow_of, bools, decimal_digits, integers, scalar, strings
+from ._arrow_numpy import arrow_of, bools, integers, scalar, strings
 from ._arrow_numpy import floats as _arrow_floats
 from ._exceptions import (
     B12LabsError,
@@ -782,15 +782,9 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
             cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, arrow_of(nan))))
             bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
         return _Parsed(value, censor, nowhere, no_units, bad, text)
-    # Fast path: cells that are a bare number (most of an export) are cast in one go. The
-    # common spelling (digits, one point) is found from the buffers; the pattern is matched
-    # on the other cells only.
+    # Fast path: cells that are a bare number (most of an export) are cast in one go.
     valid = _bool_array(pc.is_valid(text))
-    plain = decimal_digits(text)
-    unsure = np.flatnonzero(~plain & valid)
-    if unsure.size:
-        others = pc.take(text, arrow_of(unsure))
-        plain[unsure] = _bool_array(pc.match_substring_regex(others, _PLAIN_NUMBER))
+    plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
     if plain.any():
         value[plain] = _floats(pc.filter(text, arrow_of(plain)))
     bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
