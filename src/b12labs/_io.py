@@ -24,6 +24,7 @@ import codecs
 import csv
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -42,6 +43,9 @@ logger = logging.getLogger("b12labs")
 _KIB = 1 << 10
 _MIB = 1 << 20
 _SNIFF_BYTES = 64 * _KIB
+#: Blocks parsed ahead of the one being scored (the first block is only the rest of the
+#: first 64 KiB read: two keep the reading thread busy while the profile loads).
+_BLOCKS_AHEAD = 2
 _DELIMITERS = ",;\t|"
 
 
@@ -287,7 +291,7 @@ class CsvInput:
         self.chunk_size = chunk_size
         self.malformed: list[str] = []
         self._pool: ThreadPoolExecutor | None = None  # the reading thread (see start)
-        self._ahead: Future[pa.Table | None] | None = None
+        self._ahead: deque[Future[pa.Table | None]] = deque()
         self._source: Iterator[bytes] = iter(())
         try:
             self._handle: IO[bytes] = path.open("rb")
@@ -377,7 +381,7 @@ class CsvInput:
             yield _batch(carry)
 
     def start(self) -> None:
-        """Begin parsing the first block on the reading thread. The command line calls this
+        """Begin parsing the first blocks on the reading thread. The command line calls this
         before it loads the profile, so the two overlap (pyarrow parses without the GIL)."""
         if self._pool is not None:
             return
@@ -392,18 +396,18 @@ class CsvInput:
 
         self._source = blocks()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="b12labs-csv-read")
-        self._ahead = self._pool.submit(self._next_table, self._source)
+        for _ in range(_BLOCKS_AHEAD):
+            self._ahead.append(self._pool.submit(self._next_table, self._source))
 
     def _tables(self) -> Iterator[pa.Table]:
-        """One table per block; the next block is parsed while the caller scores this one."""
+        """One table per block; the next blocks are parsed while the caller scores this one."""
         self.start()
         assert self._pool is not None
-        assert self._ahead is not None
         while True:
-            table = self._ahead.result()
+            table = self._ahead.popleft().result()
             if table is None:
                 return
-            self._ahead = self._pool.submit(self._next_table, self._source)
+            self._ahead.append(self._pool.submit(self._next_table, self._source))
             yield table
 
     def _next_table(self, source: Iterator[bytes]) -> pa.Table | None:
