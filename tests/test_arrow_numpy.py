@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from b12labs._arrow_numpy import arrow_of, bools, floats, integers, scalar, strings
+from b12labs._arrow_numpy import arrow_of, bools, floats, integers, scalar, strings, with_nulls
 
 rows = st.integers(0, 40)
 
@@ -65,6 +65,21 @@ def test_strings_round_trip(texts: list[str | None]) -> None:
     array = strings(texts)
     array.validate(full=True)
     assert array.to_pylist() == texts
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30), st.data())
+def test_with_nulls_adds_nulls_and_keeps_the_rest(
+    texts: list[str | None], data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(texts)))
+    length = data.draw(st.integers(0, len(texts) - start))
+    array = pa.array(texts, type=pa.string()).slice(start, length)  # an offset, as in a batch
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=length, max_size=length)), bool)
+    result = with_nulls(array, mask)
+    result.validate(full=True)
+    expected = [None if m else v for m, v in zip(mask, array.to_pylist(), strict=True)]
+    assert result.to_pylist() == expected
+    assert array.to_pylist() == texts[start : start + length]  # the input is unchanged
 
 
 def test_chunked_arrays_are_read_whole() -> None:

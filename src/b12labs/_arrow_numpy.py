@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["arrow_of", "bools", "floats", "integers", "scalar", "strings"]
+__all__ = ["arrow_of", "bools", "floats", "integers", "scalar", "strings", "with_nulls"]
 
 
 def _validity(array: pa.Array) -> npt.NDArray[np.bool_] | None:
@@ -90,6 +90,21 @@ def arrow_of(values: npt.NDArray[Any], mask: npt.NDArray[np.bool_] | None = None
     if mask is not None and mask.any():
         validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
     return pa.Array.from_buffers(kind, n, [validity, data])
+
+
+def with_nulls(array: pa.Array, mask: npt.NDArray[np.bool_]) -> pa.Array:
+    """``array`` (a flat array: numbers, text) with rows in ``mask`` null too; the values
+    and offsets are shared, only a validity bitmap is new."""
+    valid = ~mask
+    present = _validity(array)
+    if present is not None:
+        valid &= present
+    start = array.offset  # the bitmap is read from the array's first row, as its buffers
+    bits = np.concatenate([np.zeros(start, dtype=bool), valid]) if start else valid
+    validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    return pa.Array.from_buffers(
+        array.type, len(array), [validity, *array.buffers()[1:]], offset=start
+    )
 
 
 def strings(texts: Sequence[str | None]) -> pa.Array:

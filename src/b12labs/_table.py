@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._analytes import MARKERS, analyte_info
-from ._arrow_numpy import arrow_of, bools, integers, scalar, strings
+from ._arrow_numpy import arrow_of, bools, integers, scalar, strings, with_nulls
 from ._arrow_numpy import floats as _arrow_floats
 from ._exceptions import (
     B12LabsError,
@@ -769,15 +769,18 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
     # one go. Every finite number the cast accepts reads as the measurement pattern reads it
     # ("inf" or "-5" then fail the plausibility check, as in interpret()). A NaN is missing
     # only when the text is a no-result text ("nan", "NaN"): the cast also reads "-nan",
-    # "nan(1)", "+NaN", which interpret() refuses.
+    # "nan(1)", "+NaN", which interpret() refuses. A blank cell is a no-result text: it is
+    # read as null, so a column of numbers with blanks (MMA is often not measured) still
+    # casts in one go.
+    castable = _blank_as_null(text)
     try:
-        whole = pc.cast(text, pa.float64())
+        whole = pc.cast(castable, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         whole = None
     if whole is not None:
         value = _floats(whole)
         bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
-        nan = np.flatnonzero(np.isnan(value) & _bool_array(pc.is_valid(text)))
+        nan = np.flatnonzero(np.isnan(value) & _bool_array(pc.is_valid(castable)))
         if nan.size:
             cells = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(text, arrow_of(nan))))
             bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
@@ -809,6 +812,12 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
     has_unit = _bool_array(pc.not_equal(unit, scalar("")))
     units = _Encoded.of(pc.filter(unit, arrow_of(has_unit)))
     return _Parsed(value, censor, good[has_unit], units, bad, text)
+
+
+def _blank_as_null(text: pa.Array) -> pa.Array:
+    """``text`` with its empty cells null ("" is in MISSING_TOKENS: a missing result)."""
+    blank = integers(pc.binary_length(text)) == 0  # null cells read as -1
+    return with_nulls(text, blank) if blank.any() else text
 
 
 def _numbers(readable: _Readable) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
