@@ -516,6 +516,28 @@ def test_console_script_ends_with_its_output_complete(
     assert result.stderr.splitlines()[-1].strip().startswith("invalid_value")
 
 
+@pytest.mark.parametrize(("console", "searched"), [(True, False), (False, True)])
+def test_console_score_skips_the_pydantic_plugin_search(
+    tmp_path: Path, console: bool, searched: bool
+) -> None:
+    # The console script's score sets PYDANTIC_DISABLE_PLUGINS (13 ms of entry points read
+    # at the first validator); main(), called in-process, leaves the environment alone.
+    source = tmp_path / "in.csv"
+    source.write_text(GOOD, encoding="utf-8")
+    code = (
+        "import sys\nfrom b12labs import cli\nfrom pydantic.plugin import _loader\n"
+        f"status = cli._main(['score', {str(source)!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
+        f"'--quiet', '--no-progress'], console={console})\n"
+        "print(status, _loader._plugins is not None)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", str(searched)]
+
+
 def test_reader_started_then_closed_stops_its_thread(tmp_path: Path) -> None:
     # score starts parsing before it loads the profile; a failure in between closes the
     # reader, which must stop its thread and release the file

@@ -260,6 +260,12 @@ def _main(argv: Sequence[str] | None, *, console: bool) -> int:
             os.environ.setdefault("B12LABS_UNIT_CACHE", ":auto:")  # see b12labs._units._registry
             if console and command == "score" and _arrow_only(args):
                 _hide_pandas()
+            if console and command == "score":
+                # pydantic searches every installed distribution's entry points for plugins
+                # when it builds its first validator (13 ms with 140 packages installed): a
+                # run only validates b12labs' own profile models, so the console script skips
+                # the search (a setting the user made is kept).
+                os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
             if command == "score":
                 return _score(args)
             if command == "explain":
