@@ -43,8 +43,8 @@ logger = logging.getLogger("b12labs")
 _KIB = 1 << 10
 _MIB = 1 << 20
 _SNIFF_BYTES = 64 * _KIB
-#: Blocks parsed ahead of the one being scored (the first block is only the rest of the
-#: first 64 KiB read: two keep the reading thread busy while the profile loads).
+#: Blocks parsed ahead at the start (the first block is only the rest of the first 64 KiB
+#: read: two keep the reading thread busy while the profile loads); one after that.
 _BLOCKS_AHEAD = 2
 _DELIMITERS = ",;\t|"
 
@@ -400,14 +400,15 @@ class CsvInput:
             self._ahead.append(self._pool.submit(self._next_table, self._source))
 
     def _tables(self) -> Iterator[pa.Table]:
-        """One table per block; the next blocks are parsed while the caller scores this one."""
+        """One table per block; the next block is parsed while the caller scores this one."""
         self.start()
         assert self._pool is not None
         while True:
             table = self._ahead.popleft().result()
             if table is None:
                 return
-            self._ahead.append(self._pool.submit(self._next_table, self._source))
+            if not self._ahead:  # one block ahead from here on (memory: the 10M-row stream)
+                self._ahead.append(self._pool.submit(self._next_table, self._source))
             yield table
 
     def _next_table(self, source: Iterator[bytes]) -> pa.Table | None:

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     import pyarrow as pa
 
     from ._table import ColumnSelection
@@ -35,20 +33,13 @@ _NUMBER = (
 )
 
 
-#: Chunks queued in the writer when ``submit`` returns: one is formatted while the one before
-#: is written. Two would not be faster and would raise the 10M-row stream's peak memory from
-#: 362 MB to 403 MB (issue 13's limit: 400 MB).
-_CHUNKS_QUEUED = 1
-
-
 class _Writer:
     """Streams scored chunks to CSV, Parquet or JSON Lines.
 
-    Each chunk's output table is built, and for CSV formatted, on a format thread (Arrow
-    releases the GIL); one writer thread writes the chunks in order. So formatting chunk
-    *i + 1* overlaps writing chunk *i* and scoring the next ones. At most
-    :data:`_CHUNKS_QUEUED` chunks wait, which keeps memory constant. A failure to write
-    (full disk, closed pipe) is an environment error naming the output.
+    Chunks are converted and written on one background thread (Arrow releases the GIL), so
+    writing chunk *i* overlaps scoring chunk *i + 1*; at most one chunk waits, which keeps
+    memory constant. A failure to write (full disk, closed pipe) is an environment error
+    naming the output.
     """
 
     def __init__(
@@ -59,7 +50,6 @@ class _Writer:
         shown: str,
         columns: ColumnSelection = "standard",
     ) -> None:
-        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         self.kind = kind
@@ -72,40 +62,20 @@ class _Writer:
         self.notes: list[str] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="b12labs-writer")
         self._format_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="b12labs-csv")
-        self._queued: deque[Future[None]] = deque()
-        self._chunks = 0
-        self._broken = False  # a chunk failed: later ones are not written
+        self._pending: Any = None
 
     def submit(self, source: Any, scored: Any, malformed: bool = False) -> None:
-        """Queue a scored chunk for writing (waits while too many chunks are queued)."""
-        header = self._chunks == 0
-        self._chunks += 1
-        prepared = self._format_pool.submit(self._prepare, source, scored, malformed, header)
-        self._queued.append(self._pool.submit(self._write_in_order, prepared))
-        while len(self._queued) > _CHUNKS_QUEUED:
-            self._queued.popleft().result()
+        """Queue a scored chunk for writing (waits for the previous one first)."""
+        self.wait()
+        self._pending = self._pool.submit(
+            lambda: self.write(_arrow(source, scored, malformed, self.columns))
+        )
 
     def wait(self) -> None:
-        """Wait for the queued chunks; re-raise what writing them raised."""
-        while self._queued:
-            self._queued.popleft().result()
-
-    def _write_in_order(self, prepared: Future[Any]) -> None:
-        """The writer thread's step: write a chunk once prepared; none after a failure."""
-        if self._broken:
-            return
-        try:
-            self.write(prepared.result())
-        except BaseException:
-            self._broken = True
-            raise
-
-    def _prepare(self, source: Any, scored: Any, malformed: bool, header: bool) -> Any:
-        """A chunk's output: the table, or for CSV its formatted bytes."""
-        table = _arrow(source, scored, malformed, self.columns)
-        if self.kind != "csv":
-            return table
-        return self._csv_bytes(_flat(table), header)
+        """Wait for the queued chunk; re-raise what writing it raised."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def _failed(self, error: OSError) -> Exception:
         from .cli import UsageError, _one_line  # the command line's error (exit 2)
@@ -115,26 +85,25 @@ class _Writer:
             return UsageError(f"cannot write to standard output ({reason})")
         return UsageError(f"--output {self.shown}: cannot write ({reason})")
 
-    def write(self, chunk: Any) -> None:
-        """Write one prepared chunk (on the writer thread, in order)."""
+    def write(self, table: pa.Table) -> None:
         try:
-            self._write(chunk)
+            self._write(table)
         except BrokenPipeError:
             raise
         except OSError as error:
             raise self._failed(error) from None
 
-    def _write(self, chunk: Any) -> None:
+    def _write(self, table: pa.Table) -> None:
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
             if self.sink is None:
-                self.sink = pq.ParquetWriter(str(self.path), chunk.schema)
-            self.sink.write_table(chunk)
+                self.sink = pq.ParquetWriter(str(self.path), table.schema)
+            self.sink.write_table(table)
             return
         handle = self._open()
         if self.kind == "jsonl":
-            frame = chunk.to_pandas()
+            frame = table.to_pandas()
             names = _unique(list(frame.columns))
             if names != list(frame.columns):
                 frame.columns = names
@@ -150,7 +119,18 @@ class _Writer:
             if text and not text.endswith("\n"):
                 handle.write(b"\n")
             return
-        handle.write(chunk)  # CSV bytes, formatted by _prepare
+        # Format the two halves of the chunk on two threads (Arrow releases the GIL), then
+        # write them in order.
+        table = _flat(table)
+        half = (table.num_rows + 1) // 2
+        parts = [table.slice(0, half), table.slice(half)] if table.num_rows > 1 else [table]
+        header = self.sink is None
+        futures = [
+            self._format_pool.submit(self._csv_bytes, part, header and i == 0)
+            for i, part in enumerate(parts)
+        ]
+        for future in futures:
+            handle.write(future.result())
         self.sink = True
 
     def _csv_bytes(self, table: pa.Table, header: bool) -> Any:
@@ -190,9 +170,6 @@ class _Writer:
 
     def abandon(self) -> None:
         """After a failure: stop, release the file; what was written is discarded."""
-        self._broken = True
-        for queued in self._queued:
-            queued.cancel()
         try:
             self.close()
         except BaseException as error:  # already failing: the first error is the one reported
