@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -76,12 +77,15 @@ _bytecode = tempfile.TemporaryDirectory(prefix="b12labs-bench-pyc-")
 _warmed: set[tuple[str, ...]] = set()
 
 
-def run(command: list[str]) -> tuple[float, int]:
+def run(command: list[str], output: Path | None = None) -> tuple[float, int]:
     """Wall seconds and peak resident memory (bytes) of one fresh process.
 
     Commands run with their bytecode cached, as after ``pip install``
     (``installed_environment``); the first run of each program (a ``python -c`` script, or a
-    console script's subcommand), which compiles its bytecode, is not timed.
+    console script's subcommand), which compiles its bytecode, is not timed. ``output``, the
+    file the command writes, is deleted and the page cache written back (``os.sync``) before
+    each run, untimed: otherwise a command pays for the previous command's output (freeing
+    its dirty pages when the file is replaced, writing them back meanwhile).
     """
     global _launcher
     if _launcher is None:
@@ -92,8 +96,16 @@ def run(command: list[str]) -> tuple[float, int]:
     program = tuple(command[:3] if command[1:2] == ["-c"] else command[:2])
     if program not in _warmed:
         _warmed.add(program)
+        _fresh(output)
         _run(command)
+    _fresh(output)
     return _run(command)
+
+
+def _fresh(output: Path | None) -> None:
+    if output is not None:
+        output.unlink(missing_ok=True)
+    os.sync()
 
 
 def _run(command: list[str]) -> tuple[float, int]:
@@ -124,9 +136,11 @@ def main() -> None:
             "-c",
             f"import polars as pl; pl.read_csv({str(source)!r}).write_csv({str(out) + '.pl'!r})",
         ]
-        ours = statistics.median(run(score)[0] for _ in range(repeats))
+        ours = statistics.median(run(score, out)[0] for _ in range(repeats))
         try:
-            theirs = statistics.median(run(polars)[0] for _ in range(repeats))
+            theirs = statistics.median(
+                run(polars, Path(str(out) + ".pl"))[0] for _ in range(repeats)
+            )
         except RuntimeError:
             theirs = float("nan")
         out_rows = sum(1 for _ in out.open("rb")) - 1
@@ -138,7 +152,7 @@ def main() -> None:
         big = Path(folder) / "big.csv"
         write_csv(big, large)
         source.unlink()
-        elapsed, peak = run([*score[:2], str(big), "-o", str(out), "--quiet", "--no-progress"])
+        elapsed, peak = run([*score[:2], str(big), "-o", str(out), "--quiet", "--no-progress"], out)
         big_mb = big.stat().st_size / 1e6
         print(f"{large:,}-row CSV ({big_mb:.0f} MB) streamed in {elapsed:.1f} s, "
               f"peak resident memory {peak / 1e6:.0f} MB")  # fmt: skip
