@@ -786,12 +786,11 @@ def _parse_measurement_texts(readable: _Readable) -> _Parsed:
             bad[nan[~_bool_array(pc.is_in(cells, value_set=_MISSING_SET))]] = True
         return _Parsed(value, censor, nowhere, no_units, bad, text)
     # Fast path: cells that are a bare number (most of an export) are cast in one go.
-    valid = _bool_array(pc.is_valid(text))
     plain = _bool_array(pc.match_substring_regex(text, _PLAIN_NUMBER))
     if plain.any():
         value[plain] = _floats(pc.filter(text, arrow_of(plain)))
     bad = np.zeros(n, dtype=bool) if odd is None else odd.copy()
-    rest = np.flatnonzero(~plain & valid)
+    rest = np.flatnonzero(~plain & _bool_array(pc.is_valid(text)))
     if rest.size == 0:
         return _Parsed(value, censor, nowhere, no_units, bad, text)
     cells = pc.utf8_trim_whitespace(pc.take(text, arrow_of(rest)))

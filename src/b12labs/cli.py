@@ -771,8 +771,8 @@ def _score(args: argparse.Namespace) -> int:
     try:
         output = _AtomicOutput(Path(args.output) if args.output else None, path)
         reader = open_input(path, source_kind, delimiter, args.chunk_size)
-        # The first block is parsed (without the GIL) while the profile and the batch core
-        # load: about 40 ms of start-up overlapped.
+        # The first blocks are parsed (by pyarrow, without the GIL) while the profile and
+        # the batch core load on this thread: about 40 ms of start-up overlapped.
         reader.start()
         options["profile"] = _profile(args.profile)
         from ._table import score_table  # noqa: F401 - imported here, not by a scoring thread
