@@ -481,3 +481,33 @@ def test_numpy_datetimes_among_numpy_scalars_do_not_crash(
     assert rows == 2  # one output row per input row
     if column == "note":
         assert errors == 0  # a column b12labs does not read changes nothing
+
+
+@pytest.mark.parametrize("cells", sorted(CRASHING_CELLS), ids=str)
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_interpret_table_refuses_a_pandas_column_pyarrow_would_crash_on(
+    cells: str, dtype: str
+) -> None:
+    # interpret_table exports a pandas frame through pandas' own Arrow stream, that is
+    # pyarrow's type inference: the column is refused with pyarrow's conversion error
+    # instead of a crash, and a frame without such cells is scored as before.
+    code = (
+        "import numpy as np, pandas as pd, pyarrow as pa\n"
+        "from b12labs.arrow import interpret_table\n"
+        "df = pd.DataFrame({'b12': ['150 pmol/L', '300 pmol/L'], 'age': [70, 40]})\n"
+        "print(interpret_table(df).num_rows)\n"
+        f"df['note'] = pd.Series({CRASHING_CELLS[cells]}, dtype={dtype!r})\n"
+        "try:\n"
+        "    interpret_table(df)\n"
+        "except pa.ArrowTypeError as error:\n"
+        "    print('refused', 'note' in str(error), 'interpret_frame' in str(error))\n"
+        "else:\n"  # NaT is no category: a category column of True alone converts
+        "    print('scored', True, True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, outcome, *named = result.stdout.split()
+    assert first == "2"
+    assert named == ["True", "True"]
+    expected = "scored" if (dtype, cells) == ("category", "NaT, then numpy bool") else "refused"
+    assert outcome == expected

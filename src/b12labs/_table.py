@@ -475,6 +475,16 @@ def _from_pandas(values: Any, *, from_pandas: bool = True) -> pa.Array:
     refuses other mixes, so callers read the cells one by one) where pyarrow 26 crashes:
     a numpy datetime64 among other numpy scalars in object cells or categories makes its
     type inference end the process with a segmentation fault."""
+    if crashes_pyarrow(values):
+        raise pa.ArrowTypeError("numpy datetime64 cells among other cells: read one by one")
+    return pa.array(values, from_pandas=from_pandas)
+
+
+def crashes_pyarrow(values: Any) -> bool:
+    """Whether pyarrow 26's type inference would end the process on a pandas column's values
+    (an ``ExtensionArray`` or numpy array): a numpy datetime64 among other numpy scalars in
+    object cells or categories. One ``infer_dtype`` per object column; the cells are scanned
+    only when they mix kinds."""
     from pandas.api import types
 
     dtype = values.dtype
@@ -483,13 +493,11 @@ def _from_pandas(values: Any, *, from_pandas: bool = True) -> pa.Array:
         cells = np.asarray(values.categories, dtype=object)
     elif types.is_object_dtype(dtype):
         cells = np.asarray(values, dtype=object)
-    if (
+    return bool(
         cells is not None
         and types.infer_dtype(cells, skipna=True) not in _SAFE_INFERRED
         and any(isinstance(cell, np.datetime64) for cell in cells)
-    ):
-        raise pa.ArrowTypeError("numpy datetime64 cells among other cells: read one by one")
-    return pa.array(values, from_pandas=from_pandas)
+    )
 
 
 @functools.cache

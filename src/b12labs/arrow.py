@@ -49,7 +49,7 @@ try:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ._table import ERROR_CODES, Scored, score_table
+    from ._table import ERROR_CODES, Scored, crashes_pyarrow, score_table
 except ModuleNotFoundError as exc:  # the optional dependency: say how to install it
     if (exc.name or "").partition(".")[0] != "pyarrow":
         raise
@@ -102,6 +102,10 @@ def interpret_table(
 
     Raises:
         TypeError: ``data`` is not Arrow-compatible; ``columns`` or ``units`` is not a mapping.
+            ``pyarrow.ArrowTypeError`` (a ``TypeError``) when a pandas column cannot be
+            converted to Arrow, as pandas' export raises it; a column of numpy datetime64
+            cells among other numpy scalars, on which pyarrow 26 would end the process, is
+            refused the same way.
         ColumnError: as :func:`b12labs.pandas.interpret_frame` (decided by the schema and
             the arguments alone).
         B12LabsError: with ``errors="raise"``, the first bad row's error (its 0-based row
@@ -166,6 +170,8 @@ def _as_table(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if hasattr(data, "__arrow_c_stream__"):
+        if type(data).__module__.partition(".")[0] == "pandas" and hasattr(data, "items"):
+            _refuse_crashing_columns(data)
         return pa.RecordBatchReader.from_stream(data).read_all()
     if hasattr(data, "__arrow_c_array__"):
         return pa.Table.from_batches([pa.record_batch(data)])
@@ -178,6 +184,22 @@ def _as_table(data: Any) -> pa.Table:
         "object with the Arrow PyCapsule interface (__arrow_c_stream__ or __arrow_c_array__: "
         f"polars, DuckDB, pandas), not {type(data).__name__}{hint}"
     )
+
+
+def _refuse_crashing_columns(frame: Any) -> None:
+    """A pandas DataFrame's export goes through pyarrow's type inference, which in pyarrow 26
+    ends the process on some object cells (see ``_table.crashes_pyarrow``). Such a column is
+    refused before the export with the error pyarrow raises for the columns it cannot
+    convert (an input that is not Arrow data, not a b12labs ColumnError: those depend only
+    on the schema). ``interpret_frame`` reads those cells one by one instead."""
+    for label, column in frame.items():
+        if crashes_pyarrow(column.array):
+            raise pa.ArrowTypeError(
+                f"Conversion failed for column {label!r} with type {column.dtype}: numpy "
+                "datetime64 cells among other numpy scalars (pyarrow would end the process on "
+                "them); convert the column to text or to datetimes first, or use "
+                "b12labs.pandas.interpret_frame"
+            )
 
 
 def _stream(reader: Any, schema: pa.Schema, options: dict[str, Any]) -> Iterator[Any]:
