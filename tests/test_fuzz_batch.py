@@ -511,3 +511,20 @@ def test_interpret_table_refuses_a_pandas_column_pyarrow_would_crash_on(
     assert named == ["True", "True"]
     expected = "scored" if (dtype, cells) == ("category", "NaT, then numpy bool") else "refused"
     assert outcome == expected
+
+
+def test_interpret_table_screens_a_pandas_series_too() -> None:
+    # A Series exports one column, not a table: pyarrow's own error, as before the screen;
+    # a Series of the crashing cells is refused by the screen first.
+    code = (
+        "import numpy as np, pandas as pd, pyarrow as pa\n"
+        "from b12labs.arrow import interpret_table\n"
+        "for cells in (['150 pmol/L'], [np.datetime64('2020-01-01', 'D'), np.int64(1)]):\n"
+        "    try:\n"
+        "        interpret_table(pd.Series(cells, name='b12', dtype=object))\n"
+        "    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:\n"
+        "        print(type(error).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["ArrowInvalid", "ArrowTypeError"]

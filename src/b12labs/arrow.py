@@ -170,7 +170,7 @@ def _as_table(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if hasattr(data, "__arrow_c_stream__"):
-        if type(data).__module__.partition(".")[0] == "pandas" and hasattr(data, "items"):
+        if type(data).__module__.partition(".")[0] == "pandas":
             _refuse_crashing_columns(data)
         return pa.RecordBatchReader.from_stream(data).read_all()
     if hasattr(data, "__arrow_c_array__"):
@@ -186,13 +186,14 @@ def _as_table(data: Any) -> pa.Table:
     )
 
 
-def _refuse_crashing_columns(frame: Any) -> None:
-    """A pandas DataFrame's export goes through pyarrow's type inference, which in pyarrow 26
-    ends the process on some object cells (see ``_table.crashes_pyarrow``). Such a column is
-    refused before the export with the error pyarrow raises for the columns it cannot
-    convert (an input that is not Arrow data, not a b12labs ColumnError: those depend only
-    on the schema). ``interpret_frame`` reads those cells one by one instead."""
-    for label, column in frame.items():
+def _refuse_crashing_columns(data: Any) -> None:
+    """A pandas DataFrame's (or Series') export goes through pyarrow's type inference, which
+    in pyarrow 26 ends the process on some object cells (see ``_table.crashes_pyarrow``).
+    Such a column is refused before the export with the error pyarrow raises for the columns
+    it cannot convert (an input that is not Arrow data, not a b12labs ColumnError: those
+    depend only on the schema). ``interpret_frame`` reads those cells one by one instead."""
+    columns = data.items() if hasattr(data, "columns") else [(data.name, data)]
+    for label, column in columns:
         if crashes_pyarrow(column.array):
             raise pa.ArrowTypeError(
                 f"Conversion failed for column {label!r} with type {column.dtype}: numpy "
