@@ -1086,6 +1086,9 @@ _BOOL_CODES = {**dict.fromkeys(_FALSE, 0), **dict.fromkeys(_TRUE, 1)}
 _SEX_NAMES = ("female", "male")
 
 
+#: The FHIR interpretation codes as the categories of a ``*_fhir`` result column.
+_CODE_TEXTS: tuple[str, ...] = tuple(c.value for c in CODES)
+
 #: The result-column selections of :meth:`Scored.columns` (``b12labs score --columns``).
 ColumnSelection = Literal["minimal", "standard", "all"]
 COLUMN_SELECTIONS: tuple[ColumnSelection, ...] = ("minimal", "standard", "all")
@@ -1133,7 +1136,7 @@ class Scored:
                     absent = np.full(self.n, -1, dtype=np.int8)
                     out.append((f"{PREFIX}{analyte}_value", np.full(self.n, np.nan), None))
                     out.append((f"{PREFIX}{analyte}_category", absent, CATEGORIES))
-                    out.append((f"{PREFIX}{analyte}_fhir", absent, tuple(c.value for c in CODES)))
+                    out.append((f"{PREFIX}{analyte}_fhir", absent, _CODE_TEXTS))
                 continue
             value = self.values[analyte]  # computed here, never the input's memory
             if self.problems.objects:
@@ -1144,7 +1147,7 @@ class Scored:
                 (
                     f"{PREFIX}{analyte}_fhir",
                     result.fhir[analyte],
-                    tuple(c.value for c in CODES),
+                    _CODE_TEXTS,
                 )
             )
         if selection != "minimal":

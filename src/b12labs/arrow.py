@@ -237,7 +237,7 @@ def _text(values: Any, missing: Any, labels: pa.Array, views: bool = False) -> p
     if views:
         table, data = _view_table(tuple(labels.to_pylist()))
         # Arrow validity is 1 for a value: the missing mask inverted, bit-packed
-        validity = pc.invert(arrow_of(missing)).buffers()[1] if missing.any() else None
+        validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
         rows = table[np.where(missing, 0, values)]
         buffers = [validity, pa.py_buffer(rows), pa.py_buffer(data)]
         return pa.Array.from_buffers(pa.string_view(), len(values), buffers)
