@@ -521,21 +521,44 @@ def test_console_score_skips_the_pydantic_plugin_search(
     tmp_path: Path, console: bool, searched: bool
 ) -> None:
     # The console script's score sets PYDANTIC_DISABLE_PLUGINS (13 ms of entry points read
-    # at the first validator); main(), called in-process, leaves the environment alone.
+    # at the first validator) and OPENBLAS_NUM_THREADS (a spinning BLAS thread, before numpy
+    # loads); main(), called in-process, leaves the environment alone.
     source = tmp_path / "in.csv"
     source.write_text(GOOD, encoding="utf-8")
     code = (
-        "import sys\nfrom b12labs import cli\nfrom pydantic.plugin import _loader\n"
+        "import os, sys\nfrom b12labs import cli\nfrom pydantic.plugin import _loader\n"
+        "before = 'numpy' in sys.modules\n"
         f"status = cli._main(['score', {str(source)!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
         f"'--quiet', '--no-progress'], console={console})\n"
-        "print(status, _loader._plugins is not None)\n"
+        "print(status, _loader._plugins is not None, "
+        "os.environ.get('OPENBLAS_NUM_THREADS', '-'), before, 'numpy' in sys.modules)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    unset = ("PYDANTIC_DISABLE_PLUGINS", "OPENBLAS_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["0", str(searched)]
+    # numpy was loaded during the run, after the setting (OpenBLAS reads it when it loads)
+    blas = "1" if console else "-"
+    assert result.stdout.split() == ["0", str(searched), blas, "False", "True"]
+
+
+def test_console_score_keeps_the_users_blas_threads(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(GOOD, encoding="utf-8")
+    code = (
+        "import os\nfrom b12labs import cli\n"
+        f"status = cli._main(['score', {str(source)!r}, '-o', {str(tmp_path / 'o.csv')!r}, "
+        "'--quiet', '--no-progress'], console=True)\n"
+        "print(status, os.environ['OPENBLAS_NUM_THREADS'])\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "2"]
 
 
 def test_reader_started_then_closed_stops_its_thread(tmp_path: Path) -> None:
