@@ -266,10 +266,10 @@ def _main(argv: Sequence[str] | None, *, console: bool) -> int:
                 # run only validates b12labs' own profile models, so the console script skips
                 # the search (a setting the user made is kept).
                 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-                # numpy's OpenBLAS starts a thread per core that spins, waiting for work, when
+                # numpy's OpenBLAS starts worker threads that spin, waiting for work, when
                 # numpy is imported; scoring does no linear algebra, and on two cores the spin
-                # cost 0.08-0.1 s of CPU per 1M-row run (issue 13). Read when numpy loads,
-                # which is later in the run; a setting the user made is kept.
+                # cost 0.08-0.1 s of CPU per 1M-row run (issue 13). OpenBLAS reads the setting
+                # when numpy loads, later in the run; a setting the user made is kept.
                 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
             if command == "score":
                 return _score(args)
