@@ -1449,6 +1449,7 @@ def test_identifier_subject_matches_the_patient_identifier() -> None:
         "https://other.example.org/fhir/Patient/p1",  # the same id on another server
         "urn:uuid:7d1c2a3b-0000-4000-8000-000000000000",  # not the Patient's fullUrl
         "Group/g1",
+        "Patient/p1\n",  # not a literal reference: an id has no line break (read p1 before)
     ],
 )
 def test_subject_that_is_not_the_patient_is_refused(reference: str) -> None:
@@ -1457,7 +1458,7 @@ def test_subject_that_is_not_the_patient_is_refused(reference: str) -> None:
         read_at(patient(), obs("m", "13964-2", 0.3, "umol/L", date="2024-05-01"), resource)
     message = str(info.value)
     assert "Observation/b12" in message
-    assert reference in message  # the offending reference
+    assert repr(reference)[1:-1] in message  # the offending reference (as repr shows it)
     assert "Patient/p1" in message  # and the Patient's
     assert "Observation/m" not in message  # the Patient's own result is not blamed
 
@@ -1925,3 +1926,31 @@ def test_a_pregnancy_condition_early_in_the_calendar_does_not_overflow() -> None
     early = obs("b12", "2132-9", 150, "ng/L", date="0001-03-01")
     read = read_fhir(searchset(condition, early), today=TODAY)
     assert read.panel.pregnant is True
+
+
+# The FHIR id datatype, R4 and R5 (https://hl7.org/fhir/R4/datatypes.html#id): "Any
+# combination of upper- or lower-case ASCII letters ('A'..'Z', and 'a'..'z'), numerals
+# ('0'..'9'), '-' and '.', with a length limit of 64 characters."
+@pytest.mark.parametrize(
+    ("text", "is_id"),
+    [
+        ("p1", True),
+        ("A-b.9", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("", False),
+        ("p_1", False),
+        ("p 1", False),
+        ("p/1", False),
+        ("pé", False),
+        ("p1\n", False),  # a pattern ending in "$" would take it (it matches before a final \n)
+    ],
+)
+def test_fhir_id_pattern_follows_the_datatype(text: str, is_id: bool) -> None:
+    from b12labs._fhir_codes import FHIR_ID
+    from b12labs.fhir import _LITERAL
+
+    assert (re.fullmatch(FHIR_ID, text) is not None) is is_id
+    # references built on it: Type/id and a version id after /_history/
+    assert (_LITERAL.match(f"Patient/{text}") is not None) is is_id
+    assert (_LITERAL.match(f"Patient/p1/_history/{text}") is not None) is is_id

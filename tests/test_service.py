@@ -465,6 +465,34 @@ def test_fhir_operation_answers_a_collection_bundle(client: Client) -> None:
     assert any("b12 given twice" in i["diagnostics"] for i in notes["issue"])
 
 
+@pytest.mark.parametrize(
+    ("identifier", "written"),
+    [("pat-1", "Patient/pat-1"), ("pat-1\n", None), ("pat 1", None), ("x" * 65, None)],
+)
+def test_fhir_operation_writes_patient_references_only_from_valid_ids(
+    client: Client, identifier: str, written: str | None
+) -> None:
+    # The FHIR id datatype (R4 and R5): [A-Za-z0-9\-.]{1,64}. An id outside it is not echoed
+    # into the written references (a pattern ending in "$" took "pat-1\n"); the results then
+    # refer to the patient by the Bundle's own urn:uuid.
+    bundle = _bundle()
+    bundle["entry"][0]["resource"]["id"] = identifier
+    for entry in bundle["entry"][1:]:
+        entry["resource"].pop("subject", None)  # the Bundle's Patient, implicitly
+    response = client.post("/fhir/$b12-interpret", json=bundle)
+    assert response.status_code == 200
+    resources = [e["resource"] for e in response.json()["entry"]]
+    references = {
+        r["subject"]["reference"] for r in resources if r["resourceType"] == "Observation"
+    }
+    assert len(references) == 1
+    reference = references.pop()
+    if written is None:
+        assert reference.startswith("urn:uuid:")
+    else:
+        assert reference == written
+
+
 def test_fhir_operation_takes_parameters(client: Client) -> None:
     parameters = {
         "resourceType": "Parameters",

@@ -58,7 +58,7 @@ from typing import Any
 from . import _fhir_context
 from ._analytes import MARKERS, analyte_info
 from ._exceptions import B12LabsError, FhirError, InvalidValueError, UnitError
-from ._fhir_codes import ICD10, ICD10_CM, SNOMED
+from ._fhir_codes import FHIR_ID, ICD10, ICD10_CM, SNOMED
 from ._models import (
     Interpretation,
     Measurement,
@@ -194,9 +194,10 @@ _WRITE_LOINC = {
     "folate": "14732-2",
 }
 # A literal reference, relative or absolute, optionally with a version: [base]Type/id.
+# \Z, not $: "$" also matches before a final newline, and "Patient/p1\n" is not p1.
 _LITERAL = re.compile(
-    r"^(?P<base>(?:https?://\S+?/)?)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+    rf"^(?P<base>(?:https?://\S+?/)?)(?P<type>[A-Z][A-Za-z]+)/(?P<id>{FHIR_ID})"
+    rf"(?:/_history/{FHIR_ID})?\Z"
 )
 # eGFR units per 1.73 m2 of body surface, after spaces are removed and case folded.
 _EGFR_UNIT = re.compile(r"^ml/(?P<per>min|s)/\{?1\.73_?m2\}?$")

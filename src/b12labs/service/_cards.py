@@ -36,6 +36,7 @@ from typing import Any
 
 from .._analytes import MARKERS, analyte_info
 from .._exceptions import B12LabsError
+from .._fhir_codes import FHIR_ID
 from .._interpret import interpret
 from .._models import Interpretation, Status
 from .._profile import Profile
@@ -99,9 +100,7 @@ _ORDERABLE = ("b12", "holotc", "mma", "hcy")
 _MARKER_KEYS = frozenset(str(m) for m in MARKERS)
 _ID_NAMESPACE = uuid.UUID("1b5a0c3e-7d0e-4c39-8f7b-b12b12c0d5e5")
 _SUMMARY_MAX = 139  # "<140-character summary"
-_PATIENT_REFERENCE = re.compile(
-    r"(?:^|/)Patient/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
-)
+_PATIENT_REFERENCE = re.compile(rf"(?:^|/)Patient/(?P<id>{FHIR_ID})(?:/_history/{FHIR_ID})?$")
 _DATE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2}))?)?")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}<>|#~!])")
 DISCLAIMER = (

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._fhir_codes import FHIR_ID
 from ._body import parse_json, require_media_type
 from ._errors import ServiceError, validation_error
 from ._limits import run_sync
@@ -60,8 +61,8 @@ SPEC = "https://cds-hooks.hl7.org/2.0/"
 #: The services' ids: the patient-view one, the order-select one.
 SERVICE_IDS = ("b12labs-patient-view", "b12labs-order-select")
 #: ``[ResourceType]/[id]``: the form the hooks give ``userId`` and the selections.
-_TYPED_ID = r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}$"
-_FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+_TYPED_ID = rf"^[A-Z][A-Za-z]{{1,63}}/{FHIR_ID}$"
+_FHIR_ID = rf"^{FHIR_ID}$"
 
 
 class _Emitted(BaseModel):

@@ -36,6 +36,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .._exceptions import B12LabsError
+from .._fhir_codes import FHIR_ID
 from .._interpret import interpret
 from .._profile import Profile
 from ..fhir import read_fhir, to_fhir
@@ -49,7 +50,7 @@ __all__ = ["OPERATION", "router"]
 
 #: The operation's name.
 OPERATION = "$b12-interpret"
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ID = re.compile(FHIR_ID)
 _NOTES_ID = uuid.UUID("0f3c7b2e-4b7d-4e0a-9c51-b12b12b12f00")
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
@@ -169,7 +170,7 @@ def _subject(bundle: dict[str, Any]) -> str | None:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
             identifier = resource.get("id")
-            if isinstance(identifier, str) and _ID.match(identifier):
+            if isinstance(identifier, str) and _ID.fullmatch(identifier):
                 return f"Patient/{identifier}"
             return None
     return None
