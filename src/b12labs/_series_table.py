@@ -50,7 +50,6 @@ from ._series import (
 )
 from ._table import (
     PREFIX,
-    ColumnSelection,
     Scored,
     _cells,
     _is_arrow,
@@ -66,6 +65,7 @@ from ._table import (
 )
 from ._vector import CATEGORIES, STATUSES
 from ._version import SCHEMA_VERSION
+from ._writer import ColumnSelection
 
 __all__ = ["DATE_NAMES", "Analysis", "SeriesColumn", "SeriesScored", "score_series"]
 

@@ -52,6 +52,7 @@ from ._rules import RULES_VERSION, Tri
 from ._units import ALIASES, canonical_factor
 from ._vector import CATEGORIES, CB12_BANDS, CODES, STATUSES, BatchInput, BatchResult, evaluate
 from ._version import SCHEMA_VERSION, __version__
+from ._writer import COLUMN_SELECTIONS, ColumnSelection
 
 __all__ = ["ERROR_CODES", "PREFIX", "Scored", "score_table"]
 
@@ -1088,10 +1089,6 @@ _SEX_NAMES = ("female", "male")
 
 #: The FHIR interpretation codes as the categories of a ``*_fhir`` result column.
 _CODE_TEXTS: tuple[str, ...] = tuple(c.value for c in CODES)
-
-#: The result-column selections of :meth:`Scored.columns` (``b12labs score --columns``).
-ColumnSelection = Literal["minimal", "standard", "all"]
-COLUMN_SELECTIONS: tuple[ColumnSelection, ...] = ("minimal", "standard", "all")
 
 
 @dataclass

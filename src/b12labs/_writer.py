@@ -15,14 +15,18 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ._table import ColumnSelection
-
 logger = logging.getLogger("b12labs")
+
+#: The result-column selections of :meth:`b12labs._table.Scored.columns` (``b12labs score
+#: --columns``); here, not in the batch core, so that the command line's parser has them
+#: without importing pyarrow.
+ColumnSelection = Literal["minimal", "standard", "all"]
+COLUMN_SELECTIONS: tuple[ColumnSelection, ...] = ("minimal", "standard", "all")
 
 # A text cell starting with one of these runs as a formula in spreadsheet programs (OWASP
 # "CSV injection"); numbers such as "-5" or "+1.5" are never altered.

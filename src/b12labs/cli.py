@@ -35,7 +35,7 @@ from ._analytes import MARKERS
 from ._exceptions import B12LabsError, ColumnError, InvalidValueError, ProfileError
 from ._io import InputError
 from ._version import __version__
-from ._writer import _Writer
+from ._writer import COLUMN_SELECTIONS, _Writer
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--columns",
-        choices=("minimal", "standard", "all"),
+        choices=COLUMN_SELECTIONS,
         default="standard",
         help="result columns written after the input's: 'standard' (default) those of the "
         "markers and context found; 'minimal' status, error and rules version only (the "
