@@ -96,13 +96,15 @@ def run(command: list[str], output: Path | None = None) -> tuple[float, int]:
     program = tuple(command[:3] if command[1:2] == ["-c"] else command[:2])
     if program not in _warmed:
         _warmed.add(program)
-        _fresh(output)
+        fresh(output)
         _run(command)
-    _fresh(output)
+    fresh(output)
     return _run(command)
 
 
-def _fresh(output: Path | None) -> None:
+def fresh(output: Path | None) -> None:
+    """Delete ``output`` (when given) and write the page cache back: what a timed command
+    writes then costs it alone."""
     if output is not None:
         output.unlink(missing_ok=True)
     os.sync()

@@ -258,9 +258,9 @@ def _main(argv: Sequence[str] | None, *, console: bool) -> int:
             args = parser.parse_args(argv)
             command = args.command
             os.environ.setdefault("B12LABS_UNIT_CACHE", ":auto:")  # see b12labs._units._registry
-            if console and command == "score" and _arrow_only(args):
-                _hide_pandas()
             if console and command == "score":
+                if _arrow_only(args):
+                    _hide_pandas()
                 # pydantic searches every installed distribution's entry points for plugins
                 # when it builds its first validator (13 ms with 140 packages installed): a
                 # run only validates b12labs' own profile models, so the console script skips
